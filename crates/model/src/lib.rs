@@ -1,0 +1,1 @@
+//! Channel configuration model (being written).
