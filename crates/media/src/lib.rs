@@ -13,4 +13,4 @@ pub mod ts;
 pub use codec::{AacConfig, AvcConfig, CodecConfig, SpsInfo, TrackInfo};
 pub use error::MediaError;
 pub use frame::{Frame, TrackKind};
-pub use time::{MediaTime, Timescale};
+pub use time::{MediaTime, Timescale, WallClock};

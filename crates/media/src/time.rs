@@ -68,7 +68,7 @@ impl MediaTime {
     }
 
     /// `self + other`, in `self`'s timescale.
-    pub fn add(self, other: MediaTime) -> MediaTime {
+    pub fn plus(self, other: MediaTime) -> MediaTime {
         MediaTime::new(
             self.ticks.saturating_add(other.rescale(self.timescale).ticks),
             self.timescale,
@@ -76,7 +76,7 @@ impl MediaTime {
     }
 
     /// `self - other`, in `self`'s timescale.
-    pub fn sub(self, other: MediaTime) -> MediaTime {
+    pub fn minus(self, other: MediaTime) -> MediaTime {
         MediaTime::new(
             self.ticks.saturating_sub(other.rescale(self.timescale).ticks),
             self.timescale,
@@ -158,6 +158,29 @@ impl Wrapping32Extender {
         };
         self.last = Some(ext);
         ext
+    }
+}
+
+/// A wall-clock instant, in milliseconds since the Unix epoch.
+///
+/// Only adapters read the clock; logic takes a `WallClock` as an argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WallClock {
+    pub unix_ms: i64,
+}
+
+impl WallClock {
+    pub const fn from_unix_ms(unix_ms: i64) -> WallClock {
+        WallClock { unix_ms }
+    }
+
+    /// The current system time (for adapters only).
+    pub fn now() -> WallClock {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        WallClock { unix_ms: ms }
     }
 }
 

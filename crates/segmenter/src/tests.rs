@@ -1,0 +1,237 @@
+//! Unit tests of cutting and the window, on synthetic frames.
+
+use bytes::Bytes;
+use media::{
+    AacConfig, AvcConfig, Frame, MediaTime, SpsInfo, Timescale, TrackInfo, TrackKind, WallClock,
+};
+
+use crate::{LiveWindow, Rendition, RenditionSegmenter, SegmenterConfig, WindowLimits};
+
+pub(crate) fn avc() -> TrackInfo {
+    TrackInfo::video(AvcConfig {
+        record: Bytes::from_static(&[1, 0x64, 0, 0x1f]),
+        nal_length_size: 4,
+        sps: vec![],
+        pps: vec![],
+        info: SpsInfo {
+            profile_idc: 0x64,
+            constraint_flags: 0,
+            level_idc: 0x1f,
+            width: 320,
+            height: 240,
+            frame_rate: Some(25.0),
+        },
+    })
+}
+
+pub(crate) fn aac() -> TrackInfo {
+    TrackInfo::audio(AacConfig {
+        asc: Bytes::from_static(&[0x11, 0x90]),
+        object_type: 2,
+        sampling_frequency_index: 3,
+        sample_rate: 48_000,
+        channel_config: 2,
+        samples_per_frame: 1024,
+    })
+}
+
+fn video(ms: i64, key: bool) -> Frame {
+    Frame {
+        kind: TrackKind::Video,
+        dts: MediaTime::from_millis(ms),
+        pts: MediaTime::from_millis(ms + 80),
+        keyframe: key,
+        data: Bytes::from_static(&[0; 100]),
+    }
+}
+
+fn audio(ms: i64) -> Frame {
+    Frame {
+        kind: TrackKind::Audio,
+        dts: MediaTime::from_millis(ms),
+        pts: MediaTime::from_millis(ms),
+        keyframe: true,
+        data: Bytes::from_static(&[0; 10]),
+    }
+}
+
+/// Interleaved 25 fps video with a keyframe every `gop_ms` and 48 kHz AAC, from `from_ms`.
+fn stream(from_ms: i64, to_ms: i64, gop_ms: i64) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let mut v = from_ms;
+    let mut a_n = 0i64;
+    while v < to_ms {
+        let a_ms = from_ms + a_n * 1024 * 1000 / 48_000;
+        if a_ms <= v {
+            frames.push(audio(a_ms));
+            a_n += 1;
+            continue;
+        }
+        frames.push(video(v, (v - from_ms) % gop_ms == 0));
+        v += 40;
+    }
+    frames
+}
+
+fn run(segmenter_secs: u32, start_unix_ms: i64, frames: Vec<Frame>) -> Rendition {
+    let mut r = Rendition::new(
+        SegmenterConfig {
+            segment_duration_secs: segmenter_secs,
+        },
+        WindowLimits {
+            keep: 3600 * 90_000,
+            min_segments: 3,
+            max_bytes: usize::MAX,
+        },
+    );
+    r.begin_session(WallClock::from_unix_ms(start_unix_ms));
+    r.set_track(avc());
+    r.set_track(aac());
+    for f in frames {
+        r.push(f);
+    }
+    r.end_session();
+    r
+}
+
+#[test]
+fn cuts_at_first_keyframe_at_or_after_each_boundary() {
+    // Start on a boundary; keyframes every 1 s; 2 s segments.
+    let r = run(2, 1_000_000, stream(0, 10_000, 1_000));
+    let segs: Vec<_> = r.window.segments().iter().cloned().collect();
+    assert_eq!(segs.len(), 5);
+    for (i, s) in segs.iter().enumerate() {
+        assert_eq!(s.start, (1_000_000 + 2_000 * i as i64) * 90, "segment {i}");
+        assert_eq!(s.duration, 2 * 90_000);
+        let v = s.video.as_ref().expect("video");
+        assert!(v.samples[0].keyframe);
+        assert_eq!(v.samples.len(), 50);
+        let vdur: i64 = v.samples.iter().map(|x| i64::from(x.duration)).sum();
+        assert_eq!(vdur, s.duration);
+    }
+    // Sequence numbers: the first is the boundary index; then +1.
+    assert_eq!(segs[0].sequence, 1_000_000 / 2_000);
+    assert!(segs.windows(2).all(|w| w[1].sequence == w[0].sequence + 1));
+}
+
+#[test]
+fn gop_longer_than_duration_gives_longer_segments() {
+    let r = run(2, 1_000_000, stream(0, 12_000, 3_000));
+    let durations: Vec<i64> = r.window.segments().iter().map(|s| s.duration).collect();
+    assert_eq!(durations, vec![270_000; 4]);
+}
+
+#[test]
+fn unaligned_start_cuts_on_timeline_multiples() {
+    // Session starts 0.5 s after a boundary, keyframes every 0.4 s, 2 s segments.
+    let r = run(2, 1_000_500, stream(0, 6_500, 400));
+    let starts: Vec<i64> = r.window.segments().iter().map(|s| s.start / 90).collect();
+    assert_eq!(starts, vec![1_000_500, 1_002_100, 1_004_100, 1_006_100]);
+}
+
+#[test]
+fn audio_follows_video_cut_points() {
+    let r = run(2, 1_000_000, stream(0, 10_000, 1_000));
+    let n = r.window.segments().len();
+    // The last segment ends with the publisher, where audio may run past the last picture.
+    for s in r.window.segments().iter().take(n - 1) {
+        let a = s.audio.as_ref().expect("audio");
+        let first = MediaTime::new(a.samples[0].dts, a.timescale()).rescale(Timescale::MPEG);
+        // Within one audio frame of the segment start.
+        assert!(
+            (first.ticks - s.start).abs() <= 1920,
+            "{} vs {}",
+            first.ticks,
+            s.start
+        );
+        let last = a.samples.last().expect("samples");
+        let last90 = MediaTime::new(last.dts, a.timescale())
+            .rescale(Timescale::MPEG)
+            .ticks;
+        assert!(last90 < s.end());
+        // Smoothed onto the 1024-sample grid.
+        assert!(a.samples.windows(2).all(|w| w[1].dts - w[0].dts == 1024));
+    }
+}
+
+#[test]
+fn reconnect_marks_one_discontinuity_and_never_goes_back() {
+    let mut r = Rendition::new(
+        SegmenterConfig {
+            segment_duration_secs: 2,
+        },
+        WindowLimits::default(),
+    );
+    r.begin_session(WallClock::from_unix_ms(1_000_000));
+    r.set_track(avc());
+    r.set_track(aac());
+    for f in stream(0, 6_000, 1_000) {
+        r.push(f);
+    }
+    r.end_session();
+    let before = r.window.segments().len();
+    // Reconnect "earlier" in wall-clock terms (pushed faster than real time): still after.
+    r.begin_session(WallClock::from_unix_ms(1_001_000));
+    r.set_track(avc());
+    r.set_track(aac());
+    for f in stream(50_000, 56_000, 1_000) {
+        r.push(f);
+    }
+    r.end_session();
+    let segs: Vec<_> = r.window.segments().iter().cloned().collect();
+    assert!(segs.len() > before);
+    let disc: Vec<usize> = segs
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.discontinuity)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(disc, vec![before]);
+    assert!(segs.windows(2).all(|w| w[1].sequence == w[0].sequence + 1));
+    assert!(segs.windows(2).all(|w| w[1].start >= w[0].end()));
+}
+
+#[test]
+fn frames_before_config_or_keyframe_are_dropped() {
+    let mut s = RenditionSegmenter::new(SegmenterConfig {
+        segment_duration_secs: 2,
+    });
+    s.begin_session(WallClock::from_unix_ms(0));
+    assert!(s.push(video(0, true)).is_empty());
+    s.set_track(avc());
+    s.push(video(40, false));
+    s.push(video(80, true));
+    assert_eq!(s.dropped_frames(), 2);
+}
+
+#[test]
+fn window_keeps_what_it_must_and_no_more() {
+    let limits = WindowLimits {
+        keep: 6 * 90_000,
+        min_segments: 3,
+        max_bytes: usize::MAX,
+    };
+    let mut w = LiveWindow::new(limits);
+    let r = run(2, 1_000_000, stream(0, 40_000, 1_000));
+    for s in r.window.segments() {
+        w.push((**s).clone());
+        let segs = w.segments();
+        let newest_end = segs.back().expect("newest").end();
+        // Held media covers `keep` ...
+        if segs.len() > 3 {
+            assert!(newest_end - segs[0].start >= limits.keep);
+            // ... and the oldest one is needed to cover it.
+            assert!(newest_end - segs[1].start < limits.keep);
+        }
+    }
+    assert_eq!(w.segments().len(), 3);
+    let capped = LiveWindow::new(WindowLimits {
+        max_bytes: 20_000,
+        ..limits
+    });
+    let mut capped = capped;
+    for s in r.window.segments() {
+        capped.push((**s).clone());
+        assert!(capped.memory_bytes() <= 20_000 || capped.segments().len() == 1);
+    }
+}

@@ -1,0 +1,158 @@
+//! The in-memory window of sealed segments, bounded in time and bytes.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::segment::Segment;
+
+/// How much a [`LiveWindow`] keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowLimits {
+    /// Keep at least this much media (90 kHz ticks) behind the newest segment's end.
+    pub keep: i64,
+    /// Never keep fewer segments than this (unless over `max_bytes`).
+    pub min_segments: usize,
+    /// Never hold more media than this; the oldest segments go first.
+    pub max_bytes: usize,
+}
+
+impl Default for WindowLimits {
+    fn default() -> Self {
+        WindowLimits {
+            keep: 60 * 90_000,
+            min_segments: 5,
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Sealed segments of one rendition, oldest first, with sequence numbers that only grow.
+#[derive(Debug, Default)]
+pub struct LiveWindow {
+    segments: VecDeque<Arc<Segment>>,
+    limits: WindowLimits,
+    bytes: usize,
+    removed_discontinuities: u64,
+    removed_segments: u64,
+    longest: i64,
+}
+
+impl LiveWindow {
+    pub fn new(limits: WindowLimits) -> LiveWindow {
+        LiveWindow {
+            limits,
+            ..LiveWindow::default()
+        }
+    }
+
+    pub fn limits(&self) -> WindowLimits {
+        self.limits
+    }
+
+    /// Changes the bounds; applied now.
+    pub fn set_limits(&mut self, limits: WindowLimits) {
+        self.limits = limits;
+        self.prune();
+    }
+
+    /// Appends a sealed segment and drops what falls outside the limits.
+    pub fn push(&mut self, segment: Segment) {
+        self.bytes += segment.memory_bytes();
+        self.longest = self.longest.max(segment.duration);
+        self.segments.push_back(Arc::new(segment));
+        self.prune();
+    }
+
+    fn prune(&mut self) {
+        let newest_end = match self.segments.back() {
+            Some(s) => s.end(),
+            None => return,
+        };
+        while self.segments.len() > self.limits.min_segments {
+            let next_start = match self.segments.get(1) {
+                Some(s) => s.start,
+                None => break,
+            };
+            if newest_end - next_start >= self.limits.keep {
+                self.pop_front();
+            } else {
+                break;
+            }
+        }
+        while self.bytes > self.limits.max_bytes && self.segments.len() > 1 {
+            self.pop_front();
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(old) = self.segments.pop_front() {
+            self.bytes = self.bytes.saturating_sub(old.memory_bytes());
+            self.removed_segments += 1;
+            if old.discontinuity {
+                self.removed_discontinuities += 1;
+            }
+        }
+    }
+
+    /// All held segments, oldest first.
+    pub fn segments(&self) -> &VecDeque<Arc<Segment>> {
+        &self.segments
+    }
+
+    pub fn newest(&self) -> Option<&Arc<Segment>> {
+        self.segments.back()
+    }
+
+    /// The segment that starts at `start` (90 kHz channel time).
+    pub fn find_by_start(&self, start: i64) -> Option<Arc<Segment>> {
+        let idx = self
+            .segments
+            .binary_search_by_key(&start, |s| s.start)
+            .ok()?;
+        self.segments.get(idx).cloned()
+    }
+
+    /// The segment with this sequence number.
+    pub fn find_by_sequence(&self, sequence: u64) -> Option<Arc<Segment>> {
+        let first = self.segments.front()?.sequence;
+        let idx = usize::try_from(sequence.checked_sub(first)?).ok()?;
+        self.segments
+            .get(idx)
+            .filter(|s| s.sequence == sequence)
+            .cloned()
+    }
+
+    /// Discontinuity-flagged segments that have left the window.
+    pub fn removed_discontinuities(&self) -> u64 {
+        self.removed_discontinuities
+    }
+
+    /// Longest segment duration ever held (90 kHz); only grows.
+    pub fn longest_segment(&self) -> i64 {
+        self.longest
+    }
+
+    /// Bytes of memory held.
+    pub fn memory_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Mean bits per second over the window, if it holds any media.
+    pub fn measured_bitrate(&self) -> Option<u64> {
+        let duration: i64 = self.segments.iter().map(|s| s.duration).sum();
+        if duration <= 0 {
+            return None;
+        }
+        let bytes: usize = self.segments.iter().map(|s| s.payload_bytes()).sum();
+        Some((bytes as u64 * 8 * 90_000) / duration as u64)
+    }
+
+    /// Highest bits per second of any held segment.
+    pub fn peak_bitrate(&self) -> Option<u64> {
+        self.segments
+            .iter()
+            .filter(|s| s.duration > 0)
+            .map(|s| (s.payload_bytes() as u64 * 8 * 90_000) / s.duration as u64)
+            .max()
+    }
+}
