@@ -1,0 +1,58 @@
+//! Names and URLs of push ingest streams (RTMP_PUSH, SRT_PUSH).
+
+use crate::channel::ChannelConfig;
+use crate::input::SourcesInfo;
+
+/// The ingest stream name of one source, `{channel_id}_{bitrate}`.
+pub fn ingest_stream_name(channel_id: &str, bitrate: u64) -> String {
+    format!("{channel_id}_{bitrate}")
+}
+
+/// Splits an ingest stream name into channel ID and bitrate at the last `_`, so IDs may contain `_`;
+/// `None` when there is no `_` or the bitrate is not plain decimal digits.
+pub fn split_ingest_stream_name(name: &str) -> Option<(&str, u64)> {
+    let (id, bitrate) = name.rsplit_once('_')?;
+    if id.is_empty() || bitrate.is_empty() || !bitrate.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((id, bitrate.parse().ok()?))
+}
+
+/// The RTMP URL an encoder pushes this source to, as returned at channel creation:
+/// `rtmp://{domain}/{app_name}/{id}_{bitrate}?request_source=ott&channel_id={id}`.
+///
+/// Meant for validated push channels, where every source has a bitrate; a source without one gets the
+/// bare channel ID as stream name.
+pub fn rtmp_ingest_url(channel: &ChannelConfig, source: &SourcesInfo) -> String {
+    let stream = match source.bitrate {
+        Some(bitrate) => ingest_stream_name(&channel.id, bitrate),
+        None => channel.id.clone(),
+    };
+    format!(
+        "rtmp://{}/{}/{}?request_source=ott&channel_id={}",
+        channel.domain, channel.app_name, stream, channel.id
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_name_splits_at_last_underscore() {
+        assert_eq!(ingest_stream_name("my_chan", 1024), "my_chan_1024");
+        assert_eq!(
+            split_ingest_stream_name("my_chan_1024"),
+            Some(("my_chan", 1024))
+        );
+        assert_eq!(split_ingest_stream_name("test_1024"), Some(("test", 1024)));
+        assert_eq!(split_ingest_stream_name("test"), None);
+        assert_eq!(split_ingest_stream_name("test_"), None);
+        assert_eq!(split_ingest_stream_name("_1024"), None);
+        assert_eq!(split_ingest_stream_name("test_+1"), None);
+        assert_eq!(
+            split_ingest_stream_name("test_99999999999999999999999"),
+            None
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Response bodies of channel creation and the result codes they carry (Tables 28–30).
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::ChannelConfig;
+use crate::ingest::rtmp_ingest_url;
+use crate::input::InputProtocol;
+
+/// Result codes carried in `result_code`.
+pub mod result_codes {
+    /// The request succeeded.
+    pub const SUCCESS: &str = "LIVE.100000000";
+    /// A package URL of the channel is already used by another channel.
+    pub const OUTPUT_URL_EXISTS: &str = "LIVE.100011001";
+}
+
+/// Body of a successful creation, status 201 (Table 28).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChannelResponse {
+    /// Result code, [`result_codes::SUCCESS`].
+    pub result_code: String,
+    /// Result description.
+    pub result_msg: String,
+    /// Ingest domain name.
+    pub domain: String,
+    /// Group or application name.
+    pub app_name: String,
+    /// Channel ID.
+    pub id: String,
+    /// Ingest URLs; returned only for RTMP_PUSH channels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<SourceRsp>>,
+}
+
+impl CreateChannelResponse {
+    /// The success body for `channel`, listing one RTMP ingest URL per primary source for RTMP_PUSH.
+    pub fn success(channel: &ChannelConfig) -> Self {
+        let sources = (channel.input.input_protocol == InputProtocol::RtmpPush).then(|| {
+            channel
+                .input
+                .primary_sources()
+                .iter()
+                .map(|source| SourceRsp {
+                    url: rtmp_ingest_url(channel, source),
+                    bitrate: source.bitrate,
+                    width: source.width,
+                    height: source.height,
+                    enable_snapshot: source.enable_snapshot,
+                })
+                .collect()
+        });
+        CreateChannelResponse {
+            result_code: result_codes::SUCCESS.to_owned(),
+            result_msg: "SUCCESS".to_owned(),
+            domain: channel.domain.clone(),
+            app_name: channel.app_name.clone(),
+            id: channel.id.clone(),
+            sources,
+        }
+    }
+}
+
+/// One ingest URL returned at creation (Table 29 `SourceRsp`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRsp {
+    /// RTMP ingest URL.
+    pub url: String,
+    /// Bitrate in bit/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitrate: Option<u64>,
+    /// Width of the resolution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Height of the resolution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Whether snapshots are captured from this stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_snapshot: Option<bool>,
+}
+
+/// Body of a failed request, status 400 (Table 30); the channel fields are absent when the request
+/// body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorResponse {
+    /// Result code, e.g. [`result_codes::OUTPUT_URL_EXISTS`].
+    pub result_code: String,
+    /// Result description.
+    pub result_msg: String,
+    /// Ingest domain name of the channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Group or application name of the channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// ID of the channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl ErrorResponse {
+    /// An error not tied to a channel.
+    pub fn new(result_code: impl Into<String>, result_msg: impl Into<String>) -> Self {
+        ErrorResponse {
+            result_code: result_code.into(),
+            result_msg: result_msg.into(),
+            domain: None,
+            app_name: None,
+            id: None,
+        }
+    }
+
+    /// An error about `channel`, carrying its domain, app name and ID.
+    pub fn for_channel(
+        channel: &ChannelConfig,
+        result_code: impl Into<String>,
+        result_msg: impl Into<String>,
+    ) -> Self {
+        ErrorResponse {
+            domain: Some(channel.domain.clone()),
+            app_name: Some(channel.app_name.clone()),
+            id: Some(channel.id.clone()),
+            ..ErrorResponse::new(result_code, result_msg)
+        }
+    }
+
+    /// The error for a package `url` that another channel already serves: `output url {url} is exist`.
+    pub fn output_url_exists(channel: &ChannelConfig, url: &str) -> Self {
+        ErrorResponse::for_channel(
+            channel,
+            result_codes::OUTPUT_URL_EXISTS,
+            format!("output url {url} is exist"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::test_fixtures::{EXAMPLE_REQUEST, EXAMPLE_RESPONSE_201, EXAMPLE_RESPONSE_400};
+    use crate::{parse_channel, InputProtocol};
+
+    fn json(text: &str) -> Value {
+        serde_json::from_str(text).expect("fixture is JSON")
+    }
+
+    #[test]
+    fn spec_example_responses_deserialize() {
+        let created: CreateChannelResponse =
+            serde_json::from_str(EXAMPLE_RESPONSE_201).expect("201 example parses");
+        assert_eq!(created.result_code, result_codes::SUCCESS);
+        let sources = created.sources.as_deref().unwrap_or_default();
+        assert_eq!(sources.len(), 1);
+        assert_eq!(sources[0].bitrate, Some(1024));
+        assert_eq!(
+            serde_json::to_value(&created).expect("serializes"),
+            json(EXAMPLE_RESPONSE_201)
+        );
+
+        let error: ErrorResponse =
+            serde_json::from_str(EXAMPLE_RESPONSE_400).expect("400 example parses");
+        assert_eq!(error.result_code, result_codes::OUTPUT_URL_EXISTS);
+        assert_eq!(
+            serde_json::to_value(&error).expect("serializes"),
+            json(EXAMPLE_RESPONSE_400)
+        );
+    }
+
+    #[test]
+    fn success_for_rtmp_push_matches_spec_example() {
+        let mut channel = parse_channel(EXAMPLE_REQUEST).expect("spec example parses");
+        channel.input.input_protocol = InputProtocol::RtmpPush;
+        let response = CreateChannelResponse::success(&channel);
+        assert_eq!(
+            serde_json::to_value(&response).expect("serializes"),
+            json(EXAMPLE_RESPONSE_201)
+        );
+    }
+
+    #[test]
+    fn success_for_pull_has_no_sources() {
+        let channel = parse_channel(EXAMPLE_REQUEST).expect("spec example parses");
+        let response = CreateChannelResponse::success(&channel);
+        assert_eq!(response.sources, None);
+        let text = serde_json::to_string(&response).expect("serializes");
+        assert!(!text.contains("sources"), "{text}");
+    }
+
+    #[test]
+    fn output_url_exists_matches_spec_example() {
+        let channel = parse_channel(EXAMPLE_REQUEST).expect("spec example parses");
+        let error =
+            ErrorResponse::output_url_exists(&channel, "pull.testott.hls.com/ott/test/index.m3u8");
+        assert_eq!(
+            serde_json::to_value(&error).expect("serializes"),
+            json(EXAMPLE_RESPONSE_400)
+        );
+    }
+
+    #[test]
+    fn error_without_channel_omits_channel_fields() {
+        let error = ErrorResponse::new("LIVE.1", "bad request");
+        let text = serde_json::to_string(&error).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"result_code":"LIVE.1","result_msg":"bad request"}"#
+        );
+    }
+
+    #[test]
+    fn responses_reject_unknown_fields() {
+        let text = EXAMPLE_RESPONSE_400.replacen('{', r#"{"extra": 1,"#, 1);
+        assert!(serde_json::from_str::<ErrorResponse>(&text).is_err());
+    }
+}
