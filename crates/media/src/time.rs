@@ -70,7 +70,8 @@ impl MediaTime {
     /// `self + other`, in `self`'s timescale.
     pub fn plus(self, other: MediaTime) -> MediaTime {
         MediaTime::new(
-            self.ticks.saturating_add(other.rescale(self.timescale).ticks),
+            self.ticks
+                .saturating_add(other.rescale(self.timescale).ticks),
             self.timescale,
         )
     }
@@ -78,7 +79,8 @@ impl MediaTime {
     /// `self - other`, in `self`'s timescale.
     pub fn minus(self, other: MediaTime) -> MediaTime {
         MediaTime::new(
-            self.ticks.saturating_sub(other.rescale(self.timescale).ticks),
+            self.ticks
+                .saturating_sub(other.rescale(self.timescale).ticks),
             self.timescale,
         )
     }
@@ -196,7 +198,12 @@ mod tests {
         assert_eq!(a.rescale(Timescale::MPEG).ticks, 1920);
         let b = MediaTime::new(1024, Timescale::new(44_100).expect("nz"));
         assert_eq!(b.rescale(Timescale::MPEG).ticks, 2090);
-        assert_eq!(MediaTime::new(-3, Timescale::MILLIS).rescale(Timescale::MPEG).ticks, -270);
+        assert_eq!(
+            MediaTime::new(-3, Timescale::MILLIS)
+                .rescale(Timescale::MPEG)
+                .ticks,
+            -270
+        );
     }
 
     #[test]

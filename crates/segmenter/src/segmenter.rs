@@ -33,8 +33,11 @@ struct OpenSegment {
     audio: Vec<Sample>,
     video_track: Option<Arc<TrackInfo>>,
     audio_track: Option<Arc<TrackInfo>>,
-    /// Set once the next segment has started: where this one ends.
+    /// Set once the next segment has started: where this one ends (decode time, 90 kHz).
     end: Option<i64>,
+    /// Where this segment's audio ends: the presentation time of the next segment's first
+    /// picture (90 kHz), so audio and pictures start together on screen.
+    audio_end: Option<i64>,
 }
 
 /// Cuts one rendition's frames into segments that start at the first sync sample at or after
@@ -200,10 +203,12 @@ impl RenditionSegmenter {
             }
             let mut next = self.new_open(dts);
             if let Some(mut open) = self.open.take() {
+                let pts = dts + placed.composition_offset.max(0);
                 open.end = Some(dts);
-                // Audio that arrived ahead of this keyframe but starts after it moves on.
+                open.audio_end = Some(pts);
+                // Audio that arrived ahead of this keyframe but plays after it moves on.
                 if let Some(track) = &open.audio_track {
-                    let cut = MediaTime::new(dts, Timescale::MPEG)
+                    let cut = MediaTime::new(pts, Timescale::MPEG)
                         .rescale(track.timescale)
                         .ticks;
                     let keep = open.audio.partition_point(|a| a.dts < cut);
@@ -226,7 +231,9 @@ impl RenditionSegmenter {
             data: frame.data,
         });
         let audio_done = match &self.closing {
-            Some(c) => self.audio.is_none() || c.end.is_some_and(|end| dts > end + MAX_AUDIO_LAG),
+            Some(c) => {
+                self.audio.is_none() || c.audio_end.is_some_and(|end| dts > end + MAX_AUDIO_LAG)
+            }
             None => false,
         };
         if audio_done {
@@ -288,7 +295,7 @@ impl RenditionSegmenter {
         }
 
         if let Some(closing) = self.closing.as_mut() {
-            if closing.end.is_some_and(|end| t90 < end) {
+            if closing.audio_end.is_some_and(|end| t90 < end) {
                 closing.audio.push(sample);
                 return out;
             }
@@ -312,6 +319,7 @@ impl RenditionSegmenter {
             video_track: self.video.clone(),
             audio_track: self.audio.clone(),
             end: None,
+            audio_end: None,
         }
     }
 

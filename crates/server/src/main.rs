@@ -1,1 +1,43 @@
-fn main() {}
+//! `headwater`: the live origin server binary.
+
+use anyhow::Context;
+use clap::Parser;
+use server::cli::{Cli, Command};
+use server::{BoundServer, ServeOptions, DEMO_CHANNELS};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let (text, source) = match &args.channels {
+                Some(path) => (
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read channels file {}", path.display()))?,
+                    path.display().to_string(),
+                ),
+                None => (
+                    DEMO_CHANNELS.to_string(),
+                    "built-in demo channels".to_string(),
+                ),
+            };
+            let channels = model::parse_channels(&text).with_context(|| format!("in {source}"))?;
+            tracing::info!(channels = channels.len(), %source, "channels loaded");
+            let server = BoundServer::bind(ServeOptions {
+                rtmp_listen: args.rtmp_listen,
+                http_listen: args.http_listen,
+                data_dir: args.data_dir,
+                channels,
+                rtmp_limits: Default::default(),
+            })
+            .await?;
+            server.run(server::shutdown_signal()).await
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The command line: `headwater serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Headwater: a live origin server. Encoders push RTMP; players pull HLS.
+#[derive(Debug, Parser)]
+#[command(name = "headwater", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve channels: accept pushes and serve playback.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where encoders push RTMP.
+    #[arg(long, default_value = "0.0.0.0:1935", env = "HEADWATER_RTMP_LISTEN")]
+    pub rtmp_listen: SocketAddr,
+    /// Where players fetch manifests and segments.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "HEADWATER_HTTP_LISTEN")]
+    pub http_listen: SocketAddr,
+    /// Directory for stored media and state.
+    #[arg(long, default_value = "data", env = "HEADWATER_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// A JSON array of channels, each an OTT channel create-request body. Without it, the
+    /// built-in demo channel is served.
+    #[arg(long, env = "HEADWATER_CHANNELS")]
+    pub channels: Option<PathBuf>,
+}

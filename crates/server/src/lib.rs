@@ -1,0 +1,166 @@
+//! The Headwater server: binds the ingest and playback listeners for a set of channels and
+//! runs them until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use ingest::rtmp::RtmpLimits;
+use model::ChannelConfig;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub mod cache;
+pub mod channel;
+pub mod cli;
+pub mod playback;
+pub mod publish;
+pub mod registry;
+
+use crate::cache::SegmentCache;
+use crate::playback::PlaybackState;
+use crate::publish::RegistryAuthorizer;
+use crate::registry::ChannelRegistry;
+
+/// The demo channel set used when no channels file is given.
+pub const DEMO_CHANNELS: &str = include_str!("../../../config/demo-channels.json");
+
+/// Bytes of muxed segments kept for the live edge.
+const SEGMENT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Everything `headwater serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub rtmp_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub channels: Vec<ChannelConfig>,
+    pub rtmp_limits: RtmpLimits,
+}
+
+/// A server whose sockets are bound; [`BoundServer::run`] serves until shutdown.
+#[derive(Debug)]
+pub struct BoundServer {
+    rtmp: TcpListener,
+    http: TcpListener,
+    registry: Arc<RwLock<Arc<ChannelRegistry>>>,
+    rtmp_limits: RtmpLimits,
+}
+
+impl BoundServer {
+    /// Validates the channels, prepares the data directory and binds both listeners.
+    pub async fn bind(options: ServeOptions) -> anyhow::Result<BoundServer> {
+        let registry =
+            ChannelRegistry::build(options.channels).context("invalid channel configuration")?;
+        std::fs::create_dir_all(&options.data_dir).with_context(|| {
+            format!(
+                "cannot create data directory {}",
+                options.data_dir.display()
+            )
+        })?;
+        let rtmp = TcpListener::bind(options.rtmp_listen)
+            .await
+            .with_context(|| format!("cannot listen for RTMP on {}", options.rtmp_listen))?;
+        let http = TcpListener::bind(options.http_listen)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", options.http_listen))?;
+        Ok(BoundServer {
+            rtmp,
+            http,
+            registry: Arc::new(RwLock::new(Arc::new(registry))),
+            rtmp_limits: options.rtmp_limits,
+        })
+    }
+
+    pub fn rtmp_addr(&self) -> std::io::Result<SocketAddr> {
+        self.rtmp.local_addr()
+    }
+
+    pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
+        self.http.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and closes sessions.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let rtmp_addr = self.rtmp.local_addr()?;
+        let http_addr = self.http.local_addr()?;
+        {
+            let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+            for channel in registry.channels() {
+                for pkg in &channel.hls {
+                    tracing::info!(
+                        channel = %channel.config.id,
+                        ingest = %format!("rtmp://{rtmp_addr}/{}/{}_{{bitrate}}", channel.config.app_name, channel.config.id),
+                        playback = %format!("http://{http_addr}{}", pkg.path),
+                        "channel ready"
+                    );
+                }
+            }
+        }
+        tracing::info!(%rtmp_addr, %http_addr, "headwater listening");
+
+        let authorizer = Arc::new(RegistryAuthorizer::new(self.registry.clone()));
+        let rtmp_task = tokio::spawn(ingest::rtmp::serve(
+            self.rtmp,
+            authorizer,
+            self.rtmp_limits,
+            wait_stop(stop_rx.clone()),
+        ));
+        let app = playback::router(PlaybackState {
+            registry: self.registry.clone(),
+            cache: Arc::new(SegmentCache::new(SEGMENT_CACHE_BYTES)),
+        });
+        let http_stop = wait_stop(stop_rx.clone());
+        let http_task = tokio::spawn(async move {
+            axum::serve(self.http, app)
+                .with_graceful_shutdown(http_stop)
+                .await
+        });
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        let _ = rtmp_task.await;
+        match tokio::time::timeout(std::time::Duration::from_secs(5), http_task).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server ended with an error"),
+            Err(_) => tracing::warn!("HTTP connections still open after 5 s; closing"),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

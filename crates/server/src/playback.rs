@@ -1,0 +1,155 @@
+//! Playback HTTP: routes package URLs to manifests and segments.
+
+use std::sync::{Arc, RwLock};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use packager::{hls, HlsResource, Variant};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::cache::SegmentCache;
+use crate::registry::ChannelRegistry;
+
+const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const TS_TYPE: &str = "video/mp2t";
+/// Live playlists change every segment: caches may hold them for about half of one.
+const LIVE_PLAYLIST_CACHE: &str = "public, max-age=1";
+const MULTIVARIANT_CACHE: &str = "public, max-age=2";
+/// A segment URL always names the same bytes.
+const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
+
+/// What the playback routes share.
+#[derive(Debug, Clone)]
+pub struct PlaybackState {
+    pub registry: Arc<RwLock<Arc<ChannelRegistry>>>,
+    pub cache: Arc<SegmentCache>,
+}
+
+/// The playback router: package URLs, a health check, CORS for every origin.
+pub fn router(state: PlaybackState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(serve_package)
+        .with_state(state)
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+                .allow_headers(Any)
+                .expose_headers(Any),
+        )
+}
+
+async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: Uri) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD are served\n",
+        );
+    }
+    let registry = state
+        .registry
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let path = uri.path();
+    let Some((channel, package, rest)) = registry.find_hls(path) else {
+        return not_found(path);
+    };
+    let Some(resource) = HlsResource::parse(&package.stem, rest) else {
+        return not_found(path);
+    };
+    match resource {
+        HlsResource::Multivariant => {
+            let variants: Vec<Variant> = channel
+                .renditions
+                .iter()
+                .filter_map(|slot| {
+                    let r = slot.lock();
+                    Variant::from_window(&slot.name, slot.declared_bitrate, &r.window)
+                })
+                .collect();
+            if variants.is_empty() {
+                return plain(StatusCode::NOT_FOUND, "channel has no media yet\n");
+            }
+            let mut body = Vec::with_capacity(256 + 160 * variants.len());
+            if hls::write_multivariant(&package.stem, &variants, &package.settings, &mut body)
+                .is_err()
+            {
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n");
+            }
+            ok(PLAYLIST_TYPE, MULTIVARIANT_CACHE, Bytes::from(body))
+        }
+        HlsResource::MediaPlaylist { rendition } => {
+            let Some(slot) = channel.rendition(&rendition) else {
+                return not_found(path);
+            };
+            let mut body = Vec::with_capacity(4096);
+            {
+                let r = slot.lock();
+                if r.window.segments().is_empty() {
+                    return plain(StatusCode::NOT_FOUND, "rendition has no media yet\n");
+                }
+                if hls::write_media_playlist(&r.window, &package.settings, &mut body).is_err() {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n");
+                }
+            }
+            ok(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, Bytes::from(body))
+        }
+        HlsResource::Segment { rendition, start } => {
+            let key = format!("{}\u{0}{path}", channel.config.id);
+            if let Some(bytes) = state.cache.get(&key) {
+                return ok(TS_TYPE, SEGMENT_CACHE, bytes);
+            }
+            let Some(slot) = channel.rendition(&rendition) else {
+                return not_found(path);
+            };
+            let Some(segment) = slot.lock().window.find_by_start(start) else {
+                return not_found(path);
+            };
+            let mut out = Vec::with_capacity(segment.payload_bytes() * 11 / 10 + 4096);
+            if let Err(e) = hls::ts_segment(&segment, &mut out) {
+                tracing::warn!(channel = %channel.config.id, %rendition, start, error = %e, "cannot mux segment");
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot mux segment\n");
+            }
+            let bytes = Bytes::from(out);
+            state.cache.insert(key, bytes.clone());
+            ok(TS_TYPE, SEGMENT_CACHE, bytes)
+        }
+    }
+}
+
+fn ok(content_type: &'static str, cache: &'static str, body: Bytes) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        ],
+        Body::from(body),
+    )
+        .into_response()
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        message,
+    )
+        .into_response()
+}
+
+fn not_found(_path: &str) -> Response {
+    plain(StatusCode::NOT_FOUND, "not found\n")
+}

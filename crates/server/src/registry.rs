@@ -1,0 +1,163 @@
+//! Where ingest and playback find channels: by RTMP app and stream name, and by URL path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::ChannelConfig;
+
+use crate::channel::{ChannelRuntime, HlsPackage, RenditionSlot};
+
+/// The live channels, indexed for ingest and playback lookups. Immutable once built; a
+/// configuration change builds a new registry.
+#[derive(Debug, Default)]
+pub struct ChannelRegistry {
+    channels: Vec<Arc<ChannelRuntime>>,
+    /// (app_name, `{id}_{bitrate}`) → (channel, rendition).
+    ingest: HashMap<(String, String), (usize, usize)>,
+    /// Channels known but not ON, by (app_name, stream name), to refuse them clearly.
+    off: HashMap<(String, String), String>,
+    /// Package directory → (channel, HLS package).
+    hls_dirs: HashMap<String, Vec<(usize, usize)>>,
+    apps: HashMap<String, ()>,
+}
+
+/// Why a channel set cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("channel {channel}: {problems}")]
+    Invalid { channel: String, problems: String },
+    #[error("channel {channel}: output url path {path} is already used by channel {other}")]
+    PathInUse {
+        channel: String,
+        path: String,
+        other: String,
+    },
+    #[error("channel {channel}: ingest stream {app}/{stream} is already used by channel {other}")]
+    StreamInUse {
+        channel: String,
+        app: String,
+        stream: String,
+        other: String,
+    },
+}
+
+impl ChannelRegistry {
+    /// Validates every channel and indexes those in state ON.
+    pub fn build(configs: Vec<ChannelConfig>) -> Result<ChannelRegistry, RegistryError> {
+        let mut reg = ChannelRegistry::default();
+        let mut paths: HashMap<String, String> = HashMap::new();
+        let mut streams: HashMap<(String, String), String> = HashMap::new();
+        for config in configs {
+            if let Err(problems) = config.validate() {
+                let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                return Err(RegistryError::Invalid {
+                    channel: config.id.clone(),
+                    problems: text.join("; "),
+                });
+            }
+            for path in config.all_output_paths() {
+                if let Some(other) = paths.insert(path.clone(), config.id.clone()) {
+                    return Err(RegistryError::PathInUse {
+                        channel: config.id.clone(),
+                        path,
+                        other,
+                    });
+                }
+            }
+            for stream in config.ingest_stream_names() {
+                let key = (config.app_name.clone(), stream.clone());
+                if let Some(other) = streams.insert(key, config.id.clone()) {
+                    return Err(RegistryError::StreamInUse {
+                        channel: config.id.clone(),
+                        app: config.app_name.clone(),
+                        stream,
+                        other,
+                    });
+                }
+            }
+            if !config.is_on() {
+                for stream in config.ingest_stream_names() {
+                    reg.off
+                        .insert((config.app_name.clone(), stream), config.id.clone());
+                }
+                reg.apps.insert(config.app_name.clone(), ());
+                continue;
+            }
+            reg.add(ChannelRuntime::new(config));
+        }
+        Ok(reg)
+    }
+
+    fn add(&mut self, runtime: ChannelRuntime) {
+        let c = self.channels.len();
+        self.apps.insert(runtime.config.app_name.clone(), ());
+        for (r, slot) in runtime.renditions.iter().enumerate() {
+            let stream = format!("{}_{}", runtime.config.id, slot.name);
+            self.ingest
+                .insert((runtime.config.app_name.clone(), stream), (c, r));
+        }
+        for (p, pkg) in runtime.hls.iter().enumerate() {
+            self.hls_dirs
+                .entry(pkg.dir.clone())
+                .or_default()
+                .push((c, p));
+        }
+        self.channels.push(Arc::new(runtime));
+    }
+
+    pub fn channels(&self) -> &[Arc<ChannelRuntime>] {
+        &self.channels
+    }
+
+    /// Whether any channel (ON or not) uses this RTMP application name.
+    pub fn knows_app(&self, app: &str) -> bool {
+        self.apps.contains_key(app)
+    }
+
+    /// The channel and rendition a push to `app/stream` feeds.
+    pub fn find_ingest(
+        &self,
+        app: &str,
+        stream: &str,
+    ) -> Option<(Arc<ChannelRuntime>, Arc<RenditionSlot>)> {
+        let &(c, r) = self.ingest.get(&(app.to_string(), stream.to_string()))?;
+        let channel = self.channels.get(c)?.clone();
+        let slot = channel.renditions.get(r)?.clone();
+        Some((channel, slot))
+    }
+
+    /// Whether `app/stream` names a source of a channel that is not ON.
+    pub fn is_off(&self, app: &str, stream: &str) -> bool {
+        self.off
+            .contains_key(&(app.to_string(), stream.to_string()))
+    }
+
+    /// The HLS package that serves `path`, with the path's part below the package directory.
+    pub fn find_hls<'p>(
+        &self,
+        path: &'p str,
+    ) -> Option<(Arc<ChannelRuntime>, HlsPackage, &'p str)> {
+        // A package resource sits at most three levels below the package directory.
+        let mut end = path.len();
+        for _ in 0..3 {
+            end = path[..end].rfind('/')?;
+            let dir = &path[..=end];
+            if let Some(candidates) = self.hls_dirs.get(dir) {
+                let rest = &path[end + 1..];
+                for &(c, p) in candidates {
+                    let channel = &self.channels[c];
+                    let pkg = &channel.hls[p];
+                    if rest == format!("{}.m3u8", pkg.stem)
+                        || rest.starts_with(&format!("{}/", pkg.stem))
+                    {
+                        return Some((channel.clone(), pkg.clone(), rest));
+                    }
+                }
+            }
+            if end == 0 {
+                return None;
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,170 @@
+//! Shared helpers of the end-to-end tests: an in-process server, an RTMP publisher built on
+//! rml_rtmp's client session, fixture reading and a small HTTP client.
+#![allow(dead_code, clippy::unwrap_used)]
+
+pub mod http;
+pub mod probe;
+pub mod publisher;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ingest::rtmp::RtmpLimits;
+use media::flv::{FlvReader, FlvTag};
+use server::{BoundServer, ServeOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const FIXTURE: &str = "ffmpeg-5.1_h264-aac_320x240_25fps_10s_2s-gop_bframes.flv";
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
+}
+
+/// Every tag of an FLV fixture.
+pub fn fixture_tags(name: &str) -> Vec<FlvTag> {
+    let data = std::fs::read(fixture_path(name)).unwrap();
+    let mut reader = FlvReader::new();
+    reader.push(&data);
+    let mut tags = Vec::new();
+    while let Some(tag) = reader.next_tag().unwrap() {
+        tags.push(tag);
+    }
+    tags
+}
+
+/// One channel `test` in app `live` with the given sources and one HLS package.
+pub fn channel_json(id: &str, bitrates: &[u64], segment_secs: u32, window_secs: u32) -> String {
+    let sources: Vec<String> = bitrates
+        .iter()
+        .map(|b| format!(r#"{{"bitrate": {b}, "width": 320, "height": 240}}"#))
+        .collect();
+    format!(
+        r#"{{
+  "domain": "push.example.com", "app_name": "live", "id": "{id}", "state": "ON",
+  "input": {{ "input_protocol": "RTMP_PUSH", "sources": [{}] }},
+  "record_settings": {{ "rollingbuffer_duration": 0 }},
+  "endpoints": [{{ "hls_package": [{{
+    "url": "pull.example.com/live/{id}/index.m3u8", "hls_version": "3",
+    "segment_duration_seconds": {segment_secs}, "playlist_window_seconds": {window_secs}
+  }}] }}]
+}}"#,
+        sources.join(",")
+    )
+}
+
+/// A server running in this process on ephemeral loopback ports.
+pub struct TestServer {
+    pub rtmp: SocketAddr,
+    pub http: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _data: tempdir::TempDir,
+}
+
+mod tempdir {
+    /// A directory removed on drop.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new() -> TempDir {
+            let n = std::process::id();
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let p = std::env::temp_dir().join(format!("headwater-test-{n}-{t}"));
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl TestServer {
+    pub async fn start(channels: &[String]) -> TestServer {
+        Self::start_with(channels, RtmpLimits::default()).await
+    }
+
+    pub async fn start_with(channels: &[String], rtmp_limits: RtmpLimits) -> TestServer {
+        let json = format!("[{}]", channels.join(","));
+        let channels = model::parse_channels(&json).unwrap();
+        let data = tempdir::TempDir::new();
+        let bound = BoundServer::bind(ServeOptions {
+            rtmp_listen: "127.0.0.1:0".parse().unwrap(),
+            http_listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data.0.clone(),
+            channels,
+            rtmp_limits,
+        })
+        .await
+        .unwrap();
+        let rtmp = bound.rtmp_addr().unwrap();
+        let http = bound.http_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(bound.run(async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            rtmp,
+            http,
+            stop: Some(tx),
+            task: Some(task),
+            _data: data,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, for at most `timeout`.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether a program is installed; in CI a missing one fails the test instead of skipping.
+pub fn require_tool(name: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{name} is required in CI but not installed");
+        }
+        eprintln!("SKIPPED: {name} is not installed (CI installs it; see .ci/run)");
+    }
+    found
+}

@@ -1,0 +1,84 @@
+//! ffprobe as an independent demuxer of what Headwater serves.
+
+use std::path::Path;
+use std::process::Command;
+
+/// One packet as ffprobe reports it.
+#[derive(Debug, Clone)]
+pub struct ProbePacket {
+    pub video: bool,
+    pub pts: i64,
+    pub dts: i64,
+    pub keyframe: bool,
+}
+
+/// Streams (codec names) and packets of a file, from ffprobe.
+#[derive(Debug)]
+pub struct Probe {
+    pub codecs: Vec<String>,
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    pub packets: Vec<ProbePacket>,
+}
+
+impl Probe {
+    pub fn video(&self) -> impl Iterator<Item = &ProbePacket> {
+        self.packets.iter().filter(|p| p.video)
+    }
+    pub fn audio(&self) -> impl Iterator<Item = &ProbePacket> {
+        self.packets.iter().filter(|p| !p.video)
+    }
+}
+
+/// Runs ffprobe on `path`; panics with ffprobe's message if it reports an error.
+pub fn probe(path: &Path) -> Probe {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_streams",
+            "-show_packets",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe json");
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    let mut codecs = Vec::new();
+    let mut video_index = None;
+    let (mut width, mut height) = (None, None);
+    for s in &streams {
+        codecs.push(s["codec_name"].as_str().unwrap_or("").to_string());
+        if s["codec_type"] == "video" {
+            video_index = s["index"].as_u64();
+            width = s["width"].as_u64();
+            height = s["height"].as_u64();
+        }
+    }
+    let packets = v["packets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| ProbePacket {
+            video: p["stream_index"].as_u64() == video_index,
+            pts: p["pts"].as_i64().unwrap_or(i64::MIN),
+            dts: p["dts"].as_i64().unwrap_or(i64::MIN),
+            keyframe: p["flags"].as_str().unwrap_or("").contains('K'),
+        })
+        .collect();
+    Probe {
+        codecs,
+        width,
+        height,
+        packets,
+    }
+}
