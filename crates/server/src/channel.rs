@@ -89,6 +89,16 @@ impl ChannelRuntime {
             })
             .collect();
         let segment_secs = cut_duration(&hls);
+        if hls
+            .iter()
+            .any(|p| p.settings.segment_duration_secs != segment_secs)
+        {
+            tracing::warn!(
+                channel = %config.id,
+                cut = segment_secs,
+                "packages have different segment durations; all are served with {segment_secs} s segments until packages group stored segments"
+            );
+        }
         let longest_window = hls
             .iter()
             .map(|p| {
