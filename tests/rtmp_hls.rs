@@ -298,3 +298,41 @@ async fn unknown_paths_get_plain_404_and_options_get_cors() {
     assert_eq!(r.status, 200);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_renditions_give_two_aligned_variants() {
+    let server = TestServer::start(&[channel_json("abr", &[400_000, 800_000], 2, 30)]).await;
+    let tags = fixture_tags(FIXTURE);
+    // Both renditions from one encoder: same input timestamps, published together.
+    let mut hi = publish(&server, "abr_800000").await;
+    let mut lo = publish(&server, "abr_400000").await;
+    for tag in &tags {
+        hi.send_tag(tag, 0).await.unwrap();
+        lo.send_tag(tag, 0).await.unwrap();
+    }
+    hi.finish().await.unwrap();
+    lo.finish().await.unwrap();
+    let lists = wait_for(Duration::from_secs(10), || async {
+        let a = media_playlist(&server, "/live/abr/index/400000/playlist.m3u8").await?;
+        let b = media_playlist(&server, "/live/abr/index/800000/playlist.m3u8").await?;
+        (a.segments.len() >= 4 && b.segments.len() >= 4).then_some((a, b))
+    })
+    .await
+    .expect("both renditions have segments");
+    let r = get(server.http, "/live/abr/index.m3u8").await.unwrap();
+    let Ok(Playlist::MasterPlaylist(mv)) = m3u8_rs::parse_playlist_res(&r.body) else {
+        panic!("not a multivariant playlist");
+    };
+    let mut bw: Vec<u64> = mv.variants.iter().map(|v| v.bandwidth).collect();
+    bw.sort_unstable();
+    assert_eq!(bw, vec![400_000, 800_000]);
+    // Cut on the same timeline multiples: every shared start time is on a 2 s boundary grid,
+    // and the two renditions' segment starts differ by less than the publish skew (< 1 s).
+    let (a, b) = lists;
+    for (x, y) in a.segments.iter().zip(b.segments.iter()).skip(1) {
+        let sx: i64 = x.uri.trim_end_matches(".ts").parse().unwrap();
+        let sy: i64 = y.uri.trim_end_matches(".ts").parse().unwrap();
+        assert!((sx - sy).abs() < 90_000, "{sx} vs {sy}");
+    }
+    server.stop().await;
+}

@@ -544,7 +544,7 @@ mod tests {
     ///  -t 2 -pix_fmt yuv420p -c:v libx264 -g 25 -bf 2 -crf 35 -c:a aac -ac 2 -b:a 64k -f flv`.
     /// It doubles as the seed of the `flv_reader` fuzz target.
     const FFMPEG_FLV: &[u8] =
-        include_bytes!("../../../fuzz/seeds/flv_reader/ffmpeg-5.1_h264-aac_320x240_2s.flv");
+        include_bytes!("../../../fixtures/ffmpeg-5.1_h264-aac_320x240_2s.flv");
 
     fn b(bytes: &[u8]) -> Bytes {
         Bytes::copy_from_slice(bytes)
