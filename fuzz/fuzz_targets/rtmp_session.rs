@@ -47,7 +47,26 @@ fn handshake(session: &mut RtmpPublishSession) -> bool {
     false
 }
 
+/// rml_rtmp panics on some malformed messages; the session contains those with
+/// `catch_unwind` and closes the connection, so only panics elsewhere are findings.
+fn install_panic_filter() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_rml = std::backtrace::Backtrace::force_capture()
+                .to_string()
+                .contains("rml_rtmp");
+            if !in_rml {
+                default(info);
+                std::process::abort();
+            }
+        }));
+    });
+}
+
 fuzz_target!(|data: &[u8]| {
+    install_panic_filter();
     let peer: SocketAddr = "127.0.0.1:1935".parse().expect("literal address");
     let mut session = RtmpPublishSession::new(peer);
     // Half the inputs go straight at the handshake parser, half after a real handshake.
