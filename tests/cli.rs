@@ -9,31 +9,34 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_headwater");
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("hw-cli-{}-{name}", std::process::id()));
+    let p = std::env::temp_dir().join(format!(
+        "hw-cli-{}-{name}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::write(&p, text).unwrap();
     p
 }
 
-#[test]
-fn unknown_field_is_refused_with_its_path() {
+/// Runs `headwater serve` with the demo channels file, `from` replaced by `to`; it must fail.
+/// Returns what it printed on stderr.
+fn serve_fails_with(from: &str, to: &str) -> String {
     let demo = include_str!("../config/demo-channels.json");
-    let bad = demo.replacen("\"bitrate\": 2500000", "\"bitratee\": 2500000", 1);
-    let file = temp_file("bad.json", &bad);
+    let file = temp_file("channels.json", &demo.replacen(from, to, 1));
     let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--channels")
+        .args(["serve", "--rtmp-listen", "127.0.0.1:0"])
+        .args(["--http-listen", "127.0.0.1:0", "--channels"])
         .arg(&file)
         .output()
         .unwrap();
     std::fs::remove_file(&file).ok();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "serve must refuse the channels file");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn unknown_field_is_refused_with_its_path() {
+    let stderr = serve_fails_with("\"bitrate\": 2500000", "\"bitratee\": 2500000");
     assert!(
         stderr.contains("[0].input.sources[0].bitratee"),
         "error names the path: {stderr}"
@@ -42,28 +45,10 @@ fn unknown_field_is_refused_with_its_path() {
 
 #[test]
 fn invalid_value_is_refused_with_its_path() {
-    let demo = include_str!("../config/demo-channels.json");
-    let bad = demo.replacen(
+    let stderr = serve_fails_with(
         "\"segment_duration_seconds\": 2",
         "\"segment_duration_seconds\": 12",
-        1,
     );
-    let file = temp_file("invalid.json", &bad);
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--channels")
-        .arg(&file)
-        .output()
-        .unwrap();
-    std::fs::remove_file(&file).ok();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("endpoints[0].hls_package[0].segment_duration_seconds"),
         "error names the path: {stderr}"

@@ -42,34 +42,12 @@ async fn ffmpeg_push_then_ffprobe_and_ffmpeg_read_hls() {
 
     // ffprobe: codecs and resolution of the multivariant's variant.
     let url = server.url("/live/ff/index.m3u8");
-    let out = tokio::time::timeout(
-        Duration::from_secs(30),
-        Command::new("ffprobe")
-            .args(["-v", "error", "-show_streams", "-of", "json", &url])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("ffprobe finishes")
-    .unwrap();
+    let (codecs, size) = common::probe::probe_url(&url).await;
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let streams = v["streams"].as_array().unwrap();
-    let codecs: Vec<&str> = streams
-        .iter()
-        .filter_map(|s| s["codec_name"].as_str())
-        .collect();
-    assert!(
-        codecs.contains(&"h264") && codecs.contains(&"aac"),
+        codecs.iter().any(|c| c == "h264") && codecs.iter().any(|c| c == "aac"),
         "{codecs:?}"
     );
-    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
-    assert_eq!(video["width"], 320);
-    assert_eq!(video["height"], 240);
+    assert_eq!(size, Some((320, 240)));
 
     // ffmpeg -xerror reads the whole window and stops at 9.5 s of media.
     let out = tokio::time::timeout(

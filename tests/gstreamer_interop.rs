@@ -58,30 +58,9 @@ async fn gstreamer_rtmp2sink_push_is_served_as_hls() {
     );
 
     let url = server.url("/live/gst/index.m3u8");
-    let out = tokio::time::timeout(
-        Duration::from_secs(30),
-        Command::new("ffprobe")
-            .args(["-v", "error", "-show_streams", "-of", "json", &url])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("ffprobe finishes")
-    .unwrap();
+    let (codecs, _) = common::probe::probe_url(&url).await;
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let codecs: Vec<&str> = v["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["codec_name"].as_str())
-        .collect();
-    assert!(
-        codecs.contains(&"h264") && codecs.contains(&"aac"),
+        codecs.iter().any(|c| c == "h264") && codecs.iter().any(|c| c == "aac"),
         "{codecs:?}"
     );
     server.stop().await;

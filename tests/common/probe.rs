@@ -82,3 +82,34 @@ pub fn probe(path: &Path) -> Probe {
         packets,
     }
 }
+
+/// Codec names and the video size ffprobe reports for a URL (a live HLS playlist), bounded
+/// to 30 s.
+pub async fn probe_url(url: &str) -> (Vec<String>, Option<(u64, u64)>) {
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::process::Command::new("ffprobe")
+            .args(["-v", "error", "-show_streams", "-of", "json", url])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("ffprobe finishes")
+    .expect("run ffprobe");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe json");
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    let codecs = streams
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str().map(str::to_string))
+        .collect();
+    let size = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .and_then(|s| Some((s["width"].as_u64()?, s["height"].as_u64()?)));
+    (codecs, size)
+}

@@ -25,55 +25,29 @@ pub struct EndpointItem {
 impl EndpointItem {
     /// Every package of this endpoint, HLS first, then DASH, then MSS, each tagged with its position.
     pub fn packages(&self, endpoint: usize) -> impl Iterator<Item = PackageRef<'_>> + '_ {
-        let hls = self
-            .hls_package
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(move |(index, p)| PackageRef {
-                endpoint,
-                kind: PackageKind::Hls,
-                index,
-                url: &p.url,
-                stream_selection: p.stream_selection.as_deref().unwrap_or_default(),
-                segment_duration_seconds: p.segment_duration_seconds,
-                playlist_window_seconds: p.playlist_window_seconds,
-                encryption: p.encryption.as_ref(),
-                request_args: p.request_args.as_ref(),
-            });
-        let dash = self
-            .dash_package
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(move |(index, p)| PackageRef {
-                endpoint,
-                kind: PackageKind::Dash,
-                index,
-                url: &p.url,
-                stream_selection: p.stream_selection.as_deref().unwrap_or_default(),
-                segment_duration_seconds: p.segment_duration_seconds,
-                playlist_window_seconds: p.playlist_window_seconds,
-                encryption: p.encryption.as_ref(),
-                request_args: p.request_args.as_ref(),
-            });
-        let mss = self
-            .mss_package
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(move |(index, p)| PackageRef {
-                endpoint,
-                kind: PackageKind::Mss,
-                index,
-                url: &p.url,
-                stream_selection: p.stream_selection.as_deref().unwrap_or_default(),
-                segment_duration_seconds: p.segment_duration_seconds,
-                playlist_window_seconds: p.playlist_window_seconds,
-                encryption: p.encryption.as_ref(),
-                request_args: p.request_args.as_ref(),
-            });
-        hls.chain(dash).chain(mss)
+        // The three package types share these fields; one view serves them all.
+        macro_rules! refs {
+            ($field:ident, $kind:expr) => {
+                self.$field
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .map(move |(index, p)| PackageRef {
+                        endpoint,
+                        kind: $kind,
+                        index,
+                        url: &p.url,
+                        stream_selection: p.stream_selection.as_deref().unwrap_or_default(),
+                        segment_duration_seconds: p.segment_duration_seconds,
+                        playlist_window_seconds: p.playlist_window_seconds,
+                        encryption: p.encryption.as_ref(),
+                        request_args: p.request_args.as_ref(),
+                    })
+            };
+        }
+        refs!(hls_package, PackageKind::Hls)
+            .chain(refs!(dash_package, PackageKind::Dash))
+            .chain(refs!(mss_package, PackageKind::Mss))
     }
 }
 
