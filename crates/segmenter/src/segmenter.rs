@@ -228,7 +228,7 @@ impl RenditionSegmenter {
             composition_offset: clamp_i32(placed.composition_offset),
             duration: 0,
             keyframe: frame.keyframe,
-            data: frame.data,
+            data: owned_exactly(frame.data),
         });
         let audio_done = match &self.closing {
             Some(c) => {
@@ -275,7 +275,7 @@ impl RenditionSegmenter {
             composition_offset: 0,
             duration: 0,
             keyframe: true,
-            data: frame.data,
+            data: owned_exactly(frame.data),
         };
 
         if self.video.is_none() {
@@ -445,4 +445,12 @@ fn same_shape(a: &TrackInfo, b: &TrackInfo) -> bool {
 
 fn clamp_i32(v: i64) -> i32 {
     v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// The stored copy of a frame's payload, in an allocation of exactly its size.
+///
+/// Ingest hands out slices of receive buffers; keeping such a slice for the whole window would
+/// pin the (larger) buffer behind it. One copy per frame is cheap next to that memory.
+fn owned_exactly(data: bytes::Bytes) -> bytes::Bytes {
+    bytes::Bytes::copy_from_slice(&data)
 }
