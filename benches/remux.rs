@@ -4,6 +4,8 @@
 //! Throughput is counted in bytes of the input FLV file, so every stage reads as "MB/s of
 //! ingest it keeps up with" and the stages can be compared side by side. Run with
 //! `cargo bench -p server --bench remux`; results and the machine go in `docs/benchmarks.md`.
+//! Set `REMUX_BENCH_FLV=/path/to/file.flv` to also run the same stages over another recording
+//! (e.g. the 720p 3 Mbps file `scripts/bench-publishers.sh` generates).
 
 #![allow(clippy::unwrap_used)]
 
@@ -34,10 +36,10 @@ struct Tag {
     body: Bytes,
 }
 
-/// Splits the fixture into its audio and video tag bodies (script tags are not media).
-fn fixture_tags() -> Vec<Tag> {
+/// Splits an FLV file into its audio and video tag bodies (script tags are not media).
+fn flv_tags(flv: &[u8]) -> Vec<Tag> {
     let mut reader = FlvReader::new();
-    reader.push(FIXTURE);
+    reader.push(flv);
     let mut tags = Vec::new();
     while let Some(tag) = reader.next_tag().unwrap() {
         let video = match tag.tag_type {
@@ -93,15 +95,15 @@ fn mux_all(segments: &[Arc<Segment>]) -> usize {
     total
 }
 
-fn remux(c: &mut Criterion) {
-    let tags = fixture_tags();
+/// The three stages over one FLV recording, in one group so they read side by side.
+fn bench_flv(c: &mut Criterion, group_name: &str, flv: &[u8]) {
+    let tags = flv_tags(flv);
     let segments = demux_and_segment(&tags);
-    // The fixture is 10 s with a 2 s GOP: five 2 s segments, all kept by the default window.
-    assert_eq!(segments.len(), 5, "fixture should cut into five segments");
-    assert!(mux_all(&segments) > 0);
+    assert!(!segments.is_empty(), "{group_name}: no segment was sealed");
+    assert!(mux_all(&segments) > 0, "{group_name}: no TS bytes");
 
-    let mut group = c.benchmark_group("remux");
-    group.throughput(Throughput::Bytes(FIXTURE.len() as u64));
+    let mut group = c.benchmark_group(group_name);
+    group.throughput(Throughput::Bytes(flv.len() as u64));
     group.sample_size(20);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(3));
@@ -114,6 +116,18 @@ fn remux(c: &mut Criterion) {
         b.iter(|| mux_all(&demux_and_segment(black_box(&tags))))
     });
     group.finish();
+}
+
+fn remux(c: &mut Criterion) {
+    // The fixture is 10 s with a 2 s GOP: five 2 s segments, all kept by the default window.
+    let segments = demux_and_segment(&flv_tags(FIXTURE));
+    assert_eq!(segments.len(), 5, "fixture should cut into five segments");
+    bench_flv(c, "remux", FIXTURE);
+
+    if let Some(path) = std::env::var_os("REMUX_BENCH_FLV") {
+        let flv = std::fs::read(&path).unwrap();
+        bench_flv(c, "remux_extra", &flv);
+    }
 }
 
 criterion_group!(benches, remux);
