@@ -89,12 +89,19 @@ FIXTURE_KBPS=$(ffprobe -v error -show_entries format=bit_rate -of csv=p=0 "$FIXT
 log "fixture: $(stat -c %s "$FIXTURE") bytes, ${FIXTURE_KBPS} kbit/s"
 
 # --- Headwater build -------------------------------------------------------------------------
+REV="$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO" && git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || echo ' + uncommitted changes')"
 if [[ -z ${HEADWATER_BIN:-} ]]; then
     log "cargo build --release -p server --bin headwater"
     (cd "$REPO" && cargo build --release -p server --bin headwater) >&2
     HEADWATER_BIN=$REPO/target/release/headwater
+    HEADWATER_FROM="built from $REV"
+else
+    HEADWATER_FROM="HEADWATER_BIN=$HEADWATER_BIN (working tree at $REV)"
 fi
 [[ -x $HEADWATER_BIN ]] || { echo "no headwater binary at $HEADWATER_BIN" >&2; exit 2; }
+# A private copy: the shared target/ directory may be rebuilt by someone else mid-run.
+cp "$HEADWATER_BIN" "$TMP/headwater"
+HEADWATER_BIN=$TMP/headwater
 
 # --- The HLS poller: one fetch of every new segment of every stream -------------------------
 cat >"$TMP/poller.py" <<'PY'
@@ -416,7 +423,7 @@ echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $MACHINE"
 echo "command: scripts/bench-publishers.sh $N $D (WARMUP=$WARMUP; ORDER=${ORDER:-headwater-first}; nginx worker_processes $NGINX_WORKERS; Headwater's tokio multi-thread runtime has one worker per core)"
 echo "fixture: 720p25 H.264 + AAC, ${FIXTURE_KBPS} kbit/s, 2 s GOP, looped by ffmpeg -re -stream_loop -1 -c copy"
-echo "headwater rev: $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO" && git diff --quiet HEAD -- crates 2>/dev/null || echo ' (+ uncommitted changes in crates/)')"
+echo "headwater: $HEADWATER_FROM"
 echo "nginx HLS files on disk at the end: $((NGX_DISK_KB / 1024)) MiB (page cache, not in nginx RSS)"
 echo
 read -r _ hn hmedia hcpu hhwm hpss _ hsegs hbusy hother hsteal hharness <"$TMP/result.headwater"
