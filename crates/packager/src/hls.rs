@@ -190,7 +190,6 @@ pub fn ts_segment(segment: &Segment, out: &mut Vec<u8>) -> Result<(), MediaError
             data: &s.data,
         }));
     }
-    let video_len = samples.len();
     if let (Some(a), Some(_)) = (&segment.audio, audio_cfg) {
         let ts = a.timescale();
         samples.extend(a.samples.iter().map(|s| {
@@ -204,29 +203,7 @@ pub fn ts_segment(segment: &Segment, out: &mut Vec<u8>) -> Result<(), MediaError
             }
         }));
     }
-    // Both runs are sorted: a stable merge by decode time, video first on ties.
-    let (video, audio) = samples.split_at(video_len);
-    let mut merged = Vec::with_capacity(samples.len());
-    let (mut i, mut j) = (0, 0);
-    while i < video.len() || j < audio.len() {
-        let take_video = j >= audio.len() || (i < video.len() && video[i].dts <= audio[j].dts);
-        if take_video {
-            merged.push(clone_sample(&video[i]));
-            i += 1;
-        } else {
-            merged.push(clone_sample(&audio[j]));
-            j += 1;
-        }
-    }
-    write_segment(video_cfg, audio_cfg, &merged, segment.sequence, out)
-}
-
-fn clone_sample<'a>(s: &TsSample<'a>) -> TsSample<'a> {
-    TsSample {
-        kind: s.kind,
-        dts: s.dts,
-        pts: s.pts,
-        keyframe: s.keyframe,
-        data: s.data,
-    }
+    // Decode order across tracks; the sort is stable, so video stays first on ties.
+    samples.sort_by_key(|s| s.dts);
+    write_segment(video_cfg, audio_cfg, &samples, segment.sequence, out)
 }

@@ -58,10 +58,7 @@ async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: 
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let path = uri.path();
-    let Some((channel, package, rest)) = registry.find_hls(path) else {
-        return not_found(path);
-    };
-    let Some(resource) = HlsResource::parse(&package.stem, rest) else {
+    let Some((channel, package, resource)) = registry.find_hls(path) else {
         return not_found(path);
     };
     match resource {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use model::ChannelConfig;
+use packager::HlsResource;
 
 use crate::channel::{ChannelRuntime, HlsPackage, RenditionSlot};
 
@@ -132,25 +133,19 @@ impl ChannelRegistry {
             .contains_key(&(app.to_string(), stream.to_string()))
     }
 
-    /// The HLS package that serves `path`, with the path's part below the package directory.
-    pub fn find_hls<'p>(
-        &self,
-        path: &'p str,
-    ) -> Option<(Arc<ChannelRuntime>, HlsPackage, &'p str)> {
+    /// The HLS package that serves `path`, and which of its resources `path` names.
+    pub fn find_hls(&self, path: &str) -> Option<(Arc<ChannelRuntime>, HlsPackage, HlsResource)> {
         // A package resource sits at most three levels below the package directory.
         let mut end = path.len();
         for _ in 0..3 {
             end = path[..end].rfind('/')?;
-            let dir = &path[..=end];
-            if let Some(candidates) = self.hls_dirs.get(dir) {
+            if let Some(candidates) = self.hls_dirs.get(&path[..=end]) {
                 let rest = &path[end + 1..];
                 for &(c, p) in candidates {
                     let channel = &self.channels[c];
                     let pkg = &channel.hls[p];
-                    if rest == format!("{}.m3u8", pkg.stem)
-                        || rest.starts_with(&format!("{}/", pkg.stem))
-                    {
-                        return Some((channel.clone(), pkg.clone(), rest));
+                    if let Some(resource) = HlsResource::parse(&pkg.stem, rest) {
+                        return Some((channel.clone(), pkg.clone(), resource));
                     }
                 }
             }
