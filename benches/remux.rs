@@ -18,7 +18,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use media::flv::{DemuxEvent, FlvDemuxer, FlvReader, FlvTagType};
 use media::WallClock;
 use packager::hls::ts_segment;
-use segmenter::{Rendition, Segment, SegmenterConfig, WindowLimits};
+use segmenter::{Rendition, Segment, SegmentBytes, SegmenterConfig, WindowLimits};
 
 /// 10 s of 320x240 25 fps H.264 (B-frames, 2 s GOP) + AAC, made by ffmpeg 5.1 (fixtures/README.md).
 const FIXTURE: &[u8] = include_bytes!(concat!(
@@ -88,7 +88,7 @@ fn mux_all(segments: &[Arc<Segment>]) -> usize {
     let mut total = 0;
     for segment in segments {
         let mut out = Vec::with_capacity(segment.payload_bytes() * 11 / 10 + 4096);
-        ts_segment(segment, &mut out).unwrap();
+        ts_segment(segment, &SegmentBytes::default(), &mut out).unwrap();
         total += out.len();
         black_box(&out);
     }

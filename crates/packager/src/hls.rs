@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use m3u8_rs::{MasterPlaylist, MediaPlaylist, MediaSegment, Resolution, VariantStream};
 use media::ts::{write_segment, TsSample};
 use media::{CodecConfig, MediaError, MediaTime, Timescale, TrackKind};
-use segmenter::{LiveWindow, Segment};
+use segmenter::{LiveWindow, Sample, Segment, SegmentBytes};
 
 use crate::variant::Variant;
 
@@ -166,7 +166,26 @@ fn program_date_time(segment: &Segment) -> DateTime<FixedOffset> {
 }
 
 /// Muxes one stored segment into MPEG-TS.
-pub fn ts_segment(segment: &Segment, out: &mut Vec<u8>) -> Result<(), MediaError> {
+/// The bytes of a sample's payload out of what was loaded for its segment.
+pub fn sample_data<'a>(
+    bytes: &'a SegmentBytes,
+    sample: &'a Sample,
+) -> Result<&'a [u8], MediaError> {
+    bytes.get(&sample.data).ok_or_else(|| MediaError::Invalid {
+        what: "segment payload",
+        offset: 0,
+        reason: "payload was not loaded".into(),
+    })
+}
+
+/// Muxes `segment` into MPEG-TS; `bytes` holds its stored payloads (see
+/// [`segmenter::PayloadReader`]).
+pub fn ts_segment(
+    segment: &Segment,
+    bytes: &SegmentBytes,
+    out: &mut Vec<u8>,
+) -> Result<(), MediaError> {
+    let data = |s| sample_data(bytes, s);
     let video_cfg = segment.video.as_ref().and_then(|v| match &v.track.codec {
         CodecConfig::Avc(c) => Some(c),
         CodecConfig::Aac(_) => None,
@@ -182,26 +201,28 @@ pub fn ts_segment(segment: &Segment, out: &mut Vec<u8>) -> Result<(), MediaError
     );
     if let (Some(v), Some(_)) = (&segment.video, video_cfg) {
         let ts = v.timescale();
-        samples.extend(v.samples.iter().map(|s| TsSample {
-            kind: TrackKind::Video,
-            dts: to_90k(s.dts, ts),
-            pts: to_90k(s.pts(), ts),
-            keyframe: s.keyframe,
-            data: &s.data,
-        }));
+        for s in &v.samples {
+            samples.push(TsSample {
+                kind: TrackKind::Video,
+                dts: to_90k(s.dts, ts),
+                pts: to_90k(s.pts(), ts),
+                keyframe: s.keyframe,
+                data: data(s)?,
+            });
+        }
     }
     if let (Some(a), Some(_)) = (&segment.audio, audio_cfg) {
         let ts = a.timescale();
-        samples.extend(a.samples.iter().map(|s| {
+        for s in &a.samples {
             let t = to_90k(s.dts, ts);
-            TsSample {
+            samples.push(TsSample {
                 kind: TrackKind::Audio,
                 dts: t,
                 pts: t,
                 keyframe: true,
-                data: &s.data,
-            }
-        }));
+                data: data(s)?,
+            });
+        }
     }
     // Decode order across tracks; the sort is stable, so video stays first on ties.
     samples.sort_by_key(|s| s.dts);

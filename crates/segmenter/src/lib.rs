@@ -8,14 +8,22 @@
 pub mod rendition;
 pub mod segment;
 pub mod segmenter;
+pub mod store;
 pub mod timeline;
 pub mod window;
 
 pub use rendition::Rendition;
 pub use segment::{Sample, Segment, TrackSamples};
 pub use segmenter::{RenditionSegmenter, SegmenterConfig};
+pub use store::{
+    DiskStore, DiskStoreConfig, InMemory, MemoryReader, Payload, PayloadReader, PayloadSink,
+    SegmentBytes,
+};
 pub use timeline::SessionTimeline;
 pub use window::{LiveWindow, WindowLimits};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod store_tests;

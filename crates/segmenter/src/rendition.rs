@@ -1,26 +1,57 @@
-//! One rendition: its segmenter and its window, updated together.
+//! One rendition: its segmenter, its window and its store, updated together.
+
+use std::sync::Arc;
 
 use media::{Frame, TrackInfo, WallClock};
 
 use crate::segment::Segment;
 use crate::segmenter::{RenditionSegmenter, SegmenterConfig};
+use crate::store::{DiskStore, MemoryReader, PayloadReader, Recovered, StoreStats};
 use crate::window::{LiveWindow, WindowLimits};
 
-/// A rendition's cutting state and the segments it has sealed.
+/// A rendition's cutting state, the segments it has sealed, and where their payloads live.
 #[derive(Debug)]
 pub struct Rendition {
     pub segmenter: RenditionSegmenter,
     pub window: LiveWindow,
     sealed: u64,
+    store: Option<DiskStore>,
+    reader: Arc<dyn PayloadReader>,
 }
 
 impl Rendition {
+    /// A rendition whose payloads stay in memory.
     pub fn new(config: SegmenterConfig, limits: WindowLimits) -> Rendition {
         Rendition {
             segmenter: RenditionSegmenter::new(config),
             window: LiveWindow::new(limits),
             sealed: 0,
+            store: None,
+            reader: Arc::new(MemoryReader),
         }
+    }
+
+    /// A rendition whose payloads go to `store`, continuing after the segments it recovered.
+    pub fn with_store(
+        config: SegmenterConfig,
+        limits: WindowLimits,
+        store: DiskStore,
+        recovered: Recovered,
+    ) -> Rendition {
+        let mut rendition = Rendition {
+            segmenter: RenditionSegmenter::new(config),
+            window: LiveWindow::new(limits),
+            sealed: 0,
+            reader: store.reader(),
+            store: Some(store),
+        };
+        if let Some(last) = recovered.segments.last() {
+            rendition.segmenter.resume_after(last);
+        }
+        for segment in recovered.segments {
+            rendition.window.push(segment);
+        }
+        rendition
     }
 
     pub fn begin_session(&mut self, now: WallClock) {
@@ -38,7 +69,10 @@ impl Rendition {
     }
 
     pub fn push(&mut self, frame: Frame) {
-        let sealed = self.segmenter.push(frame);
+        let sealed = match self.store.as_mut() {
+            Some(store) => self.segmenter.push_into(frame, store),
+            None => self.segmenter.push(frame),
+        };
         self.store(sealed);
     }
 
@@ -52,9 +86,41 @@ impl Rendition {
         self.sealed
     }
 
+    /// Loads segment payloads; shareable, and may block.
+    pub fn reader(&self) -> Arc<dyn PayloadReader> {
+        self.reader.clone()
+    }
+
+    /// The store's counters, if payloads go to disk.
+    pub fn store_stats(&self) -> Option<StoreStats> {
+        self.store.as_ref().map(DiskStore::stats)
+    }
+
+    /// Runs `f` on the store, if payloads go to disk.
+    pub fn with_store_mut(&mut self, f: impl FnOnce(&mut DiskStore)) {
+        if let Some(store) = self.store.as_mut() {
+            f(store);
+        }
+    }
+
+    /// Changes how much the store keeps behind the newest segment (90 kHz).
+    pub fn set_retention(&mut self, retention: i64) {
+        if let Some(store) = self.store.as_mut() {
+            store.set_retention(retention);
+        }
+    }
+
     fn store(&mut self, sealed: Vec<Segment>) {
         for segment in sealed {
             self.sealed += 1;
+            if let Some(store) = self.store.as_mut() {
+                let keep_from = self
+                    .window
+                    .segments()
+                    .front()
+                    .map_or(segment.start, |s| s.start);
+                store.commit(&segment, keep_from);
+            }
             self.window.push(segment);
         }
     }

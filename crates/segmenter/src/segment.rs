@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use media::{MediaTime, Timescale, TrackInfo, WallClock};
+
+use crate::store::Payload;
 
 /// One access unit inside a segment, on its track's clock.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,7 +16,8 @@ pub struct Sample {
     /// Ticks until the next sample's decode time.
     pub duration: u32,
     pub keyframe: bool,
-    pub data: Bytes,
+    /// The access unit (AVCC for video, raw AAC for audio), in memory or in the store.
+    pub data: Payload,
 }
 
 impl Sample {
@@ -40,6 +42,11 @@ impl TrackSamples {
         self.samples.iter().map(|s| s.data.len()).sum()
     }
 
+    /// Bytes of process memory the payloads hold.
+    pub fn memory_bytes(&self) -> usize {
+        self.samples.iter().map(|s| s.data.memory_bytes()).sum()
+    }
+
     /// Decode time of the first sample, if any.
     pub fn first_dts(&self) -> Option<MediaTime> {
         self.samples
@@ -59,6 +66,9 @@ pub struct Segment {
     pub duration: i64,
     /// The first segment after a break in the timeline (publisher reconnect, timestamp jump).
     pub discontinuity: bool,
+    /// Discontinuity-flagged segments before this one in the rendition's life: the HLS
+    /// discontinuity sequence number of a playlist that starts here.
+    pub discontinuity_sequence: u64,
     pub video: Option<TrackSamples>,
     pub audio: Option<TrackSamples>,
 }
@@ -91,6 +101,17 @@ impl Segment {
     pub fn memory_bytes(&self) -> usize {
         let samples = self.video.as_ref().map_or(0, |t| t.samples.len())
             + self.audio.as_ref().map_or(0, |t| t.samples.len());
-        self.payload_bytes() + samples * std::mem::size_of::<Sample>() + std::mem::size_of::<Self>()
+        self.video.as_ref().map_or(0, TrackSamples::memory_bytes)
+            + self.audio.as_ref().map_or(0, TrackSamples::memory_bytes)
+            + samples * std::mem::size_of::<Sample>()
+            + std::mem::size_of::<Self>()
+    }
+
+    /// Every sample, video first.
+    pub fn samples(&self) -> impl Iterator<Item = &Sample> + '_ {
+        self.video
+            .iter()
+            .chain(self.audio.iter())
+            .flat_map(|t| t.samples.iter())
     }
 }

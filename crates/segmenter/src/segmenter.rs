@@ -5,6 +5,7 @@ use std::sync::Arc;
 use media::{CodecConfig, Frame, MediaTime, Timescale, TrackInfo, TrackKind, WallClock};
 
 use crate::segment::{Sample, Segment, TrackSamples};
+use crate::store::{InMemory, PayloadSink};
 use crate::timeline::SessionTimeline;
 
 /// How long a cut segment waits for audio that is still behind the cut point (90 kHz).
@@ -61,6 +62,8 @@ pub struct RenditionSegmenter {
     last_audio_dts: Option<i64>,
     /// End of the newest sealed segment or the newest frame placed, 90 kHz.
     high_water: Option<i64>,
+    /// Discontinuity-flagged segments sealed so far (including those restored from a store).
+    discontinuities: u64,
     dropped: u64,
 }
 
@@ -79,6 +82,7 @@ impl RenditionSegmenter {
             last_video_dts: None,
             last_audio_dts: None,
             high_water: None,
+            discontinuities: 0,
             dropped: 0,
         }
     }
@@ -92,9 +96,12 @@ impl RenditionSegmenter {
         self.config = config;
     }
 
-    /// Continues numbering after `sequence` (for a store that already holds segments).
-    pub fn resume_after(&mut self, sequence: u64, end: i64) {
+    /// Continues after `last`, the newest segment a store already holds: numbering, the
+    /// discontinuity count and the timeline's high-water mark.
+    pub fn resume_after(&mut self, last: &Segment) {
+        let (sequence, end) = (last.sequence, last.end());
         self.next_sequence = Some(sequence + 1);
+        self.discontinuities = last.discontinuity_sequence + u64::from(last.discontinuity);
         self.high_water = Some(self.high_water.map_or(end, |h| h.max(end)));
     }
 
@@ -164,15 +171,22 @@ impl RenditionSegmenter {
         *slot = Some(Arc::new(track));
     }
 
-    /// Takes one frame (input clock) and returns the segments it sealed.
+    /// Takes one frame (input clock) and returns the segments it sealed; payloads are kept in
+    /// memory.
     pub fn push(&mut self, frame: Frame) -> Vec<Segment> {
+        self.push_into(frame, &mut InMemory)
+    }
+
+    /// Takes one frame (input clock), hands its payload to `sink` if the frame is kept, and
+    /// returns the segments it sealed.
+    pub fn push_into(&mut self, frame: Frame, sink: &mut dyn PayloadSink) -> Vec<Segment> {
         match frame.kind {
-            TrackKind::Video => self.push_video(frame),
-            TrackKind::Audio => self.push_audio(frame),
+            TrackKind::Video => self.push_video(frame, sink),
+            TrackKind::Audio => self.push_audio(frame, sink),
         }
     }
 
-    fn push_video(&mut self, frame: Frame) -> Vec<Segment> {
+    fn push_video(&mut self, frame: Frame, sink: &mut dyn PayloadSink) -> Vec<Segment> {
         let mut out = Vec::new();
         let (Some(track), Some(timeline)) = (self.video.clone(), self.timeline.as_mut()) else {
             self.dropped += 1;
@@ -228,7 +242,7 @@ impl RenditionSegmenter {
             composition_offset: clamp_i32(placed.composition_offset),
             duration: 0,
             keyframe: frame.keyframe,
-            data: owned_exactly(frame.data),
+            data: sink.put(frame.data, dts),
         });
         let audio_done = match &self.closing {
             Some(c) => {
@@ -244,7 +258,7 @@ impl RenditionSegmenter {
         out
     }
 
-    fn push_audio(&mut self, frame: Frame) -> Vec<Segment> {
+    fn push_audio(&mut self, frame: Frame, sink: &mut dyn PayloadSink) -> Vec<Segment> {
         let mut out = Vec::new();
         let (Some(track), Some(timeline)) = (self.audio.clone(), self.timeline.as_mut()) else {
             self.dropped += 1;
@@ -270,12 +284,12 @@ impl RenditionSegmenter {
             .rescale(Timescale::MPEG)
             .ticks;
         self.raise_high_water(t90);
-        let sample = Sample {
+        let sample = |sink: &mut dyn PayloadSink| Sample {
             dts,
             composition_offset: 0,
             duration: 0,
             keyframe: true,
-            data: owned_exactly(frame.data),
+            data: sink.put(frame.data, t90),
         };
 
         if self.video.is_none() {
@@ -296,7 +310,7 @@ impl RenditionSegmenter {
 
         if let Some(closing) = self.closing.as_mut() {
             if closing.audio_end.is_some_and(|end| t90 < end) {
-                closing.audio.push(sample);
+                closing.audio.push(sample(sink));
                 return out;
             }
             if let Some(closing) = self.closing.take() {
@@ -304,7 +318,7 @@ impl RenditionSegmenter {
             }
         }
         match self.open.as_mut() {
-            Some(open) => open.audio.push(sample),
+            Some(open) => open.audio.push(sample(sink)),
             None => self.dropped += 1,
         }
         out
@@ -341,6 +355,10 @@ impl RenditionSegmenter {
             return None;
         }
         self.next_sequence = Some(sequence + 1);
+        let discontinuity_sequence = self.discontinuities;
+        if open.discontinuity {
+            self.discontinuities += 1;
+        }
         self.raise_high_water(end);
         let video = open.video_track.map(|track| TrackSamples {
             samples: with_durations(open.video, end, track.timescale, DEFAULT_FRAME_TICKS),
@@ -361,6 +379,7 @@ impl RenditionSegmenter {
             start: open.start,
             duration: (end - open.start).max(1),
             discontinuity: open.discontinuity,
+            discontinuity_sequence,
             video: video.filter(|v| !v.samples.is_empty()),
             audio: audio.filter(|a| !a.samples.is_empty()),
         })
@@ -445,12 +464,4 @@ fn same_shape(a: &TrackInfo, b: &TrackInfo) -> bool {
 
 fn clamp_i32(v: i64) -> i32 {
     v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
-}
-
-/// The stored copy of a frame's payload, in an allocation of exactly its size.
-///
-/// Ingest hands out slices of receive buffers; keeping such a slice for the whole window would
-/// pin the (larger) buffer behind it. One copy per frame is cheap next to that memory.
-fn owned_exactly(data: bytes::Bytes) -> bytes::Bytes {
-    bytes::Bytes::copy_from_slice(&data)
 }

@@ -1,27 +1,21 @@
 //! Unit tests of cutting and the window, on synthetic frames.
 
 use bytes::Bytes;
-use media::{
-    AacConfig, AvcConfig, Frame, MediaTime, SpsInfo, Timescale, TrackInfo, TrackKind, WallClock,
-};
+use media::{AacConfig, AvcConfig, Frame, MediaTime, Timescale, TrackInfo, TrackKind, WallClock};
 
 use crate::{LiveWindow, Rendition, RenditionSegmenter, SegmenterConfig, WindowLimits};
 
+/// A real 320x240 H.264 High profile configuration (SPS and PPS from ffmpeg's libx264).
 pub(crate) fn avc() -> TrackInfo {
-    TrackInfo::video(AvcConfig {
-        record: Bytes::from_static(&[1, 0x64, 0, 0x1f]),
-        nal_length_size: 4,
-        sps: vec![],
-        pps: vec![],
-        info: SpsInfo {
-            profile_idc: 0x64,
-            constraint_flags: 0,
-            level_idc: 0x1f,
-            width: 320,
-            height: 240,
-            frame_rate: Some(25.0),
-        },
-    })
+    const SPS: &[u8] = &[
+        0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00,
+        0x10, 0x00, 0x00, 0x03, 0x03, 0x20, 0xf1, 0x42, 0x99, 0x60,
+    ];
+    const PPS: &[u8] = &[0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
+    match AvcConfig::build_record(SPS, PPS) {
+        Ok(config) => TrackInfo::video(config),
+        Err(e) => panic!("test SPS does not parse: {e}"),
+    }
 }
 
 pub(crate) fn aac() -> TrackInfo {
@@ -56,7 +50,7 @@ fn audio(ms: i64) -> Frame {
 }
 
 /// Interleaved 25 fps video with a keyframe every `gop_ms` and 48 kHz AAC, from `from_ms`.
-fn stream(from_ms: i64, to_ms: i64, gop_ms: i64) -> Vec<Frame> {
+pub(crate) fn stream(from_ms: i64, to_ms: i64, gop_ms: i64) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut v = from_ms;
     let mut a_n = 0i64;

@@ -32,7 +32,8 @@ pub struct LiveWindow {
     segments: VecDeque<Arc<Segment>>,
     limits: WindowLimits,
     bytes: usize,
-    removed_discontinuities: u64,
+    /// Discontinuity sequence of an empty window's next segment.
+    discontinuity_floor: u64,
     removed_segments: u64,
     longest: i64,
 }
@@ -88,9 +89,7 @@ impl LiveWindow {
         if let Some(old) = self.segments.pop_front() {
             self.bytes = self.bytes.saturating_sub(old.memory_bytes());
             self.removed_segments += 1;
-            if old.discontinuity {
-                self.removed_discontinuities += 1;
-            }
+            self.discontinuity_floor = old.discontinuity_sequence + u64::from(old.discontinuity);
         }
     }
 
@@ -122,9 +121,12 @@ impl LiveWindow {
             .cloned()
     }
 
-    /// Discontinuity-flagged segments that have left the window.
+    /// Discontinuity-flagged segments that have left the window (and, after a restart, that
+    /// left it before): the HLS `EXT-X-DISCONTINUITY-SEQUENCE`.
     pub fn removed_discontinuities(&self) -> u64 {
-        self.removed_discontinuities
+        self.segments
+            .front()
+            .map_or(self.discontinuity_floor, |s| s.discontinuity_sequence)
     }
 
     /// Longest segment duration ever held (90 kHz); only grows.

@@ -1,11 +1,12 @@
 //! A running channel: its renditions (one per source) and its output packages.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use model::ChannelConfig;
 use packager::HlsSettings;
-use segmenter::{Rendition, SegmenterConfig, WindowLimits};
+use segmenter::{DiskStore, DiskStoreConfig, Rendition, SegmenterConfig, WindowLimits};
 
 /// Extra media kept behind the longest playlist window, so a player that just read a
 /// playlist can still fetch its oldest segment.
@@ -66,8 +67,9 @@ pub struct ChannelRuntime {
 }
 
 impl ChannelRuntime {
-    /// Builds the runtime of a validated channel.
-    pub fn new(config: ChannelConfig) -> ChannelRuntime {
+    /// Builds the runtime of a validated channel. With a data directory, each rendition keeps
+    /// its media in `{data_dir}/channels/{id}/{bitrate}/` and resumes from what is there.
+    pub fn new(config: ChannelConfig, data_dir: Option<&Path>) -> ChannelRuntime {
         let hls: Vec<HlsPackage> = config
             .endpoints
             .iter()
@@ -112,22 +114,32 @@ impl ChannelRuntime {
             min_segments: 3 + WINDOW_SLACK_SEGMENTS as usize,
             ..WindowLimits::default()
         };
+        let segmenter = SegmenterConfig {
+            segment_duration_secs: segment_secs,
+        };
+        let retention = i64::try_from(config.record_settings.rollingbuffer_duration)
+            .unwrap_or(i64::MAX / 90_000)
+            .saturating_mul(90_000)
+            .max(limits.keep);
         let renditions = config
             .input
             .primary_sources()
             .iter()
             .filter_map(|s| s.bitrate)
             .map(|bitrate| {
+                let name = bitrate.to_string();
+                let rendition = match data_dir {
+                    Some(root) => {
+                        let dir = root.join("channels").join(&config.id).join(&name);
+                        open_stored(&config.id, &name, dir, retention, segmenter, limits)
+                    }
+                    None => Rendition::new(segmenter, limits),
+                };
                 Arc::new(RenditionSlot {
-                    name: bitrate.to_string(),
+                    name,
                     declared_bitrate: Some(bitrate),
                     publishing: AtomicBool::new(false),
-                    state: Mutex::new(Rendition::new(
-                        SegmenterConfig {
-                            segment_duration_secs: segment_secs,
-                        },
-                        limits,
-                    )),
+                    state: Mutex::new(rendition),
                 })
             })
             .collect();
@@ -140,6 +152,42 @@ impl ChannelRuntime {
 
     pub fn rendition(&self, name: &str) -> Option<&Arc<RenditionSlot>> {
         self.renditions.iter().find(|r| r.name == name)
+    }
+}
+
+/// A rendition stored in `dir`, resumed from what the directory holds; in memory if the
+/// directory cannot be used.
+fn open_stored(
+    channel: &str,
+    rendition: &str,
+    dir: PathBuf,
+    retention: i64,
+    segmenter: SegmenterConfig,
+    limits: WindowLimits,
+) -> Rendition {
+    match DiskStore::open(DiskStoreConfig::new(dir.clone(), retention), limits.keep) {
+        Ok((store, recovered)) => {
+            if !recovered.segments.is_empty() || recovered.skipped > 0 {
+                tracing::info!(
+                    channel,
+                    rendition,
+                    segments = recovered.segments.len(),
+                    skipped = recovered.skipped,
+                    "resumed from stored media"
+                );
+            }
+            Rendition::with_store(segmenter, limits, store, recovered)
+        }
+        Err(e) => {
+            tracing::error!(
+                channel,
+                rendition,
+                dir = %dir.display(),
+                error = %e,
+                "cannot open the media store; keeping this rendition in memory"
+            );
+            Rendition::new(segmenter, limits)
+        }
     }
 }
 

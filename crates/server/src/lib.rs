@@ -52,14 +52,14 @@ pub struct BoundServer {
 impl BoundServer {
     /// Validates the channels, prepares the data directory and binds both listeners.
     pub async fn bind(options: ServeOptions) -> anyhow::Result<BoundServer> {
-        let registry =
-            ChannelRegistry::build(options.channels).context("invalid channel configuration")?;
         std::fs::create_dir_all(&options.data_dir).with_context(|| {
             format!(
                 "cannot create data directory {}",
                 options.data_dir.display()
             )
         })?;
+        let registry = ChannelRegistry::build(options.channels, Some(&options.data_dir))
+            .context("invalid channel configuration")?;
         let rtmp = TcpListener::bind(options.rtmp_listen)
             .await
             .with_context(|| format!("cannot listen for RTMP on {}", options.rtmp_listen))?;

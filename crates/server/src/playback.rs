@@ -106,14 +106,31 @@ async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: 
             let Some(slot) = channel.rendition(&rendition) else {
                 return not_found(path);
             };
-            let Some(segment) = slot.lock().window.find_by_start(start) else {
-                return not_found(path);
+            let (segment, reader) = {
+                let r = slot.lock();
+                let Some(segment) = r.window.find_by_start(start) else {
+                    return not_found(path);
+                };
+                (segment, r.reader())
             };
-            let mut out = Vec::with_capacity(segment.payload_bytes() * 11 / 10 + 4096);
-            if let Err(e) = hls::ts_segment(&segment, &mut out) {
-                tracing::warn!(channel = %channel.config.id, %rendition, start, error = %e, "cannot mux segment");
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot mux segment\n");
-            }
+            let muxed = tokio::task::spawn_blocking(move || {
+                let payloads = reader.load(&segment).map_err(|e| e.to_string())?;
+                let mut out = Vec::with_capacity(segment.payload_bytes() * 11 / 10 + 4096);
+                hls::ts_segment(&segment, &payloads, &mut out).map_err(|e| e.to_string())?;
+                Ok::<_, String>(out)
+            })
+            .await;
+            let out = match muxed {
+                Ok(Ok(out)) => out,
+                Ok(Err(e)) => {
+                    tracing::warn!(channel = %channel.config.id, %rendition, start, error = %e, "cannot serve segment");
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
+                }
+                Err(e) => {
+                    tracing::error!(channel = %channel.config.id, %rendition, start, error = %e, "segment task failed");
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
+                }
+            };
             let bytes = Bytes::from(out);
             state.cache.insert(key, bytes.clone());
             ok(TS_TYPE, SEGMENT_CACHE, bytes)

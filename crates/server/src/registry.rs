@@ -1,6 +1,7 @@
 //! Where ingest and playback find channels: by RTMP app and stream name, and by URL path.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use model::ChannelConfig;
@@ -44,7 +45,12 @@ pub enum RegistryError {
 
 impl ChannelRegistry {
     /// Validates every channel and indexes those in state ON.
-    pub fn build(configs: Vec<ChannelConfig>) -> Result<ChannelRegistry, RegistryError> {
+    /// Builds the registry; channels in state ON get a runtime whose renditions store their
+    /// media under `data_dir` (in memory when `None`).
+    pub fn build(
+        configs: Vec<ChannelConfig>,
+        data_dir: Option<&Path>,
+    ) -> Result<ChannelRegistry, RegistryError> {
         let mut reg = ChannelRegistry::default();
         let mut paths: HashMap<String, String> = HashMap::new();
         let mut streams: HashMap<(String, String), String> = HashMap::new();
@@ -84,7 +90,7 @@ impl ChannelRegistry {
                 reg.apps.insert(config.app_name.clone(), ());
                 continue;
             }
-            reg.add(ChannelRuntime::new(config));
+            reg.add(ChannelRuntime::new(config, data_dir));
         }
         Ok(reg)
     }

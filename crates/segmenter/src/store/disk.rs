@@ -1,0 +1,667 @@
+//! A rendition's store on local disk: append-only data files of payloads and, next to each, an
+//! index file of checksummed segment records.
+//!
+//! Layout of a rendition directory:
+//!
+//! ```text
+//! 1763700000.dat   payloads in arrival order (video and audio interleaved)
+//! 1763700000.idx   track and segment records (see `record`), whose extents point into .dat files
+//! 1763700060.dat   the next file, started after `file_span` of media
+//! ...
+//! ```
+//!
+//! A file's id is the Unix second of the first frame written to it (raised above the previous id
+//! when needed), so names sort by time and retention can drop whole files.
+//!
+//! **Ordering and crash safety.** A payload is written (from a small buffer) before the segment
+//! that holds it is recorded, and a segment record is written only when every payload of the
+//! segment reached its data file. After a crash, the index holds only complete segments; a torn
+//! record at the end of an index file fails its checksum and is skipped. A new process never
+//! appends to an old file. Writes are not `fsync`ed: a killed process loses nothing the kernel
+//! has accepted, a power loss may lose the last seconds.
+//!
+//! **Write errors** (a full disk, an I/O error) never stop the live output: the bytes that failed
+//! stay in memory (the overlay) where readers find them, payloads stay in memory until the next
+//! segment starts, and the disk is tried again then. Segments that did not reach the disk are not
+//! recorded, so they are served live but not after a restart. Every error is counted.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use media::TrackInfo;
+
+use super::record::{self, Record};
+use super::{Extent, Payload, PayloadReader, PayloadSink, SegmentBytes};
+use crate::segment::{Segment, TrackSamples};
+
+const DATA_EXT: &str = "dat";
+const INDEX_EXT: &str = "idx";
+/// Files not read at startup are assumed to end this long after the next file begins (90 kHz):
+/// the closing segment's audio and one more segment at most.
+const RECOVERED_END_MARGIN: i64 = 60 * 90_000;
+
+/// Where and how long a rendition's store keeps media.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskStoreConfig {
+    pub dir: PathBuf,
+    /// Keep at least this much media behind the newest segment's end (90 kHz): the rolling
+    /// buffer. Files are removed whole once everything in them is older.
+    pub retention: i64,
+    /// Start a new data file once the current one spans this much media (90 kHz).
+    pub file_span: i64,
+    /// Payload bytes buffered before a write.
+    pub write_buffer: usize,
+}
+
+impl DiskStoreConfig {
+    /// A store in `dir` keeping `retention` (90 kHz), with files sized for it.
+    pub fn new(dir: PathBuf, retention: i64) -> DiskStoreConfig {
+        // Short buffers roll often so little lingers past the window; long ones keep the
+        // number of files down (14 days at 5 min = 4032 files).
+        let file_span = if retention <= 10 * 60 * 90_000 {
+            60 * 90_000
+        } else {
+            5 * 60 * 90_000
+        };
+        DiskStoreConfig {
+            dir,
+            retention,
+            file_span,
+            write_buffer: 64 * 1024,
+        }
+    }
+}
+
+/// Counters of a store, for logs and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub write_errors: u64,
+    pub bytes_written: u64,
+    pub segments_recorded: u64,
+    /// Sealed segments that could not be recorded (served live from memory only).
+    pub segments_unrecorded: u64,
+    pub files_removed: u64,
+}
+
+/// What a store found on disk at startup.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The newest recorded segments, oldest first, covering at least the requested span.
+    pub segments: Vec<Segment>,
+    /// Records that were skipped: torn tails, checksum failures, extents past their data file.
+    pub skipped: u64,
+}
+
+#[derive(Debug)]
+struct DataFile {
+    id: u32,
+    file: File,
+    /// Logical length: bytes written plus bytes pending.
+    len: u64,
+    /// Channel time of the first frame (90 kHz).
+    first: i64,
+}
+
+#[derive(Debug)]
+struct IndexFile {
+    file: File,
+    /// Tracks already recorded in this file, with their ids.
+    tracks: Vec<(Arc<TrackInfo>, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileSpan {
+    id: u32,
+    /// End of the newest segment with payloads in the file (90 kHz).
+    last_end: i64,
+}
+
+type Overlay = BTreeMap<(u32, u64), Bytes>;
+
+/// One rendition's store on disk; the writer half. See the module documentation.
+#[derive(Debug)]
+pub struct DiskStore {
+    config: DiskStoreConfig,
+    current: Option<DataFile>,
+    index: Option<IndexFile>,
+    pending: Vec<u8>,
+    /// After a write error, payloads stay in memory until the next commit.
+    suspended: bool,
+    last_id: u32,
+    files: VecDeque<FileSpan>,
+    overlay: Arc<Mutex<Overlay>>,
+    reader: Arc<DiskReader>,
+    stats: StoreStats,
+    scratch: Vec<u8>,
+    /// Fault injection for tests: every write fails as on a full disk.
+    fail_writes: bool,
+}
+
+impl DiskStore {
+    /// Opens the store in `config.dir` (created if missing) and reads back the newest segments
+    /// covering at least `keep` (90 kHz) of media. The directory's old files are never
+    /// written again; new payloads go to new files.
+    pub fn open(config: DiskStoreConfig, keep: i64) -> io::Result<(DiskStore, Recovered)> {
+        fs::create_dir_all(&config.dir)?;
+        let ids = list_ids(&config.dir)?;
+        let mut files: VecDeque<FileSpan> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| FileSpan {
+                id,
+                last_end: ids.get(i + 1).map_or(i64::MAX, |next| {
+                    i64::from(*next) * 90_000 + RECOVERED_END_MARGIN
+                }),
+            })
+            .collect();
+        let mut recovered = Recovered::default();
+        let mut batches: Vec<Vec<Segment>> = Vec::new();
+        let mut newest_end: Option<i64> = None;
+        for &id in ids.iter().rev() {
+            let (segments, skipped) = read_index(&config.dir, id)?;
+            recovered.skipped += skipped;
+            if let Some(last) = segments.last() {
+                newest_end = Some(newest_end.map_or(last.end(), |e: i64| e.max(last.end())));
+                update_spans(&mut files, last);
+            }
+            let oldest = segments.first().map(|s| s.start);
+            batches.push(segments);
+            if let (Some(newest), Some(oldest)) = (newest_end, oldest) {
+                if newest - oldest >= keep {
+                    break;
+                }
+            }
+        }
+        // A file that was never read and had no successor keeps its fallback end; a file
+        // whose index had nothing ends where it began.
+        for span in files.iter_mut() {
+            if span.last_end == i64::MAX {
+                span.last_end = i64::from(span.id) * 90_000;
+            }
+        }
+        let mut segments: Vec<Segment> = batches.into_iter().rev().flatten().collect();
+        segments.sort_by_key(|s| s.sequence);
+        segments.dedup_by_key(|s| s.sequence);
+        if let Some(newest) = segments.last().map(Segment::end) {
+            let first_kept = segments.partition_point(|s| newest - s.start > keep);
+            segments.drain(..first_kept.min(segments.len().saturating_sub(1)));
+        }
+        recovered.segments = segments;
+        let overlay = Arc::new(Mutex::new(Overlay::new()));
+        let store = DiskStore {
+            reader: Arc::new(DiskReader {
+                dir: config.dir.clone(),
+                overlay: overlay.clone(),
+            }),
+            last_id: ids.last().copied().unwrap_or(0),
+            config,
+            current: None,
+            index: None,
+            pending: Vec::new(),
+            suspended: false,
+            files,
+            overlay,
+            stats: StoreStats::default(),
+            scratch: Vec::new(),
+            fail_writes: false,
+        };
+        Ok((store, recovered))
+    }
+
+    pub fn config(&self) -> &DiskStoreConfig {
+        &self.config
+    }
+
+    /// Changes how much is kept; applied at the next commit.
+    pub fn set_retention(&mut self, retention: i64) {
+        self.config.retention = retention;
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        self.stats
+    }
+
+    /// Makes every following write fail (`true`) as on a full disk, or work again; for tests of
+    /// the error path.
+    pub fn inject_write_failures(&mut self, fail: bool) {
+        self.fail_writes = fail;
+    }
+
+    fn full(&self) -> io::Result<()> {
+        if self.fail_writes {
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device (injected)",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The reader for segments of this store; shareable across threads.
+    pub fn reader(&self) -> Arc<DiskReader> {
+        self.reader.clone()
+    }
+
+    /// Bytes held in memory for payloads that failed to reach the disk.
+    pub fn overlay_bytes(&self) -> usize {
+        lock(&self.overlay).values().map(Bytes::len).sum()
+    }
+
+    /// Records a sealed segment and applies retention. `keep_from` is the channel time of the
+    /// oldest segment a reader may still ask for (the live window's oldest start); nothing it
+    /// needs is removed. Returns whether the segment is on disk for good.
+    pub fn commit(&mut self, segment: &Segment, keep_from: i64) -> bool {
+        self.flush();
+        let recorded = self.record(segment);
+        if recorded {
+            self.stats.segments_recorded += 1;
+        } else {
+            self.stats.segments_unrecorded += 1;
+        }
+        let end = segment.end();
+        for id in extents(segment).map(|e| e.file) {
+            if let Some(span) = self.files.iter_mut().rev().find(|f| f.id == id) {
+                span.last_end = span.last_end.max(end);
+            }
+        }
+        if self.suspended {
+            self.suspended = false;
+            tracing::info!(dir = %self.config.dir.display(), "trying the disk again");
+        }
+        if let Some(current) = &self.current {
+            if end - current.first >= self.config.file_span {
+                self.current = None;
+                self.index = None;
+            }
+        }
+        self.prune(end, keep_from);
+        recorded
+    }
+
+    fn record(&mut self, segment: &Segment) -> bool {
+        let Some(current_id) = self.current.as_ref().map(|c| c.id) else {
+            return false;
+        };
+        let in_overlay = {
+            let overlay = lock(&self.overlay);
+            !overlay.is_empty() && extents(segment).any(|e| overlay_holds(&overlay, &e))
+        };
+        if in_overlay {
+            return false;
+        }
+        if self.index.is_none() {
+            let path = file_path(&self.config.dir, current_id, INDEX_EXT);
+            match OpenOptions::new().create(true).append(true).open(&path) {
+                Ok(file) => {
+                    self.index = Some(IndexFile {
+                        file,
+                        tracks: Vec::new(),
+                    })
+                }
+                Err(e) => {
+                    self.write_error("cannot create index file", &path, &e);
+                    return false;
+                }
+            }
+        }
+        let Some(index) = self.index.as_mut() else {
+            return false;
+        };
+        self.scratch.clear();
+        let mut ids = [0u32; 2];
+        for (slot, track) in [&segment.video, &segment.audio].into_iter().enumerate() {
+            let Some(track) = track.as_ref().map(|t: &TrackSamples| &t.track) else {
+                continue;
+            };
+            ids[slot] = match index
+                .tracks
+                .iter()
+                .find(|(t, _)| Arc::ptr_eq(t, track) || **t == **track)
+            {
+                Some((_, id)) => *id,
+                None => {
+                    let id = index.tracks.len() as u32 + 1;
+                    record::encode_track(id, track, &mut self.scratch);
+                    index.tracks.push((track.clone(), id));
+                    id
+                }
+            };
+        }
+        if !record::encode_segment(segment, ids[0], ids[1], &mut self.scratch) {
+            return false;
+        }
+        let written = if self.fail_writes {
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device (injected)",
+            ))
+        } else {
+            index.file.write_all(&self.scratch)
+        };
+        if let Err(e) = written {
+            // The file may now end in a torn record: start a fresh index with the next file.
+            self.index = None;
+            self.current = None;
+            let path = file_path(&self.config.dir, current_id, INDEX_EXT);
+            self.write_error("cannot write index record", &path, &e);
+            return false;
+        }
+        true
+    }
+
+    fn prune(&mut self, newest_end: i64, keep_from: i64) {
+        let cutoff = (newest_end - self.config.retention).min(keep_from);
+        let current = self.current.as_ref().map(|c| c.id);
+        while let Some(oldest) = self.files.front().copied() {
+            if oldest.last_end >= cutoff || Some(oldest.id) == current {
+                break;
+            }
+            self.files.pop_front();
+            for ext in [DATA_EXT, INDEX_EXT] {
+                let path = file_path(&self.config.dir, oldest.id, ext);
+                if let Err(e) = fs::remove_file(&path) {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot remove old media file");
+                    }
+                }
+            }
+            self.stats.files_removed += 1;
+            lock(&self.overlay).retain(|(file, _), _| *file != oldest.id);
+        }
+        // Overlay bytes older than anything a reader may ask for are dropped.
+        let floor =
+            ((keep_from - 10 * 90_000).div_euclid(90_000)).clamp(0, i64::from(u32::MAX)) as u32;
+        let mut overlay = lock(&self.overlay);
+        if !overlay.is_empty() {
+            let first_needed = self
+                .files
+                .iter()
+                .rev()
+                .find(|f| f.id <= floor)
+                .map_or(0, |f| f.id);
+            overlay.retain(|(file, _), _| *file >= first_needed);
+        }
+    }
+
+    fn open_data(&mut self, t90: i64) -> Option<&mut DataFile> {
+        if self.current.is_none() {
+            let second = t90.div_euclid(90_000).clamp(0, i64::from(u32::MAX)) as u32;
+            let id = second.max(self.last_id.saturating_add(1));
+            let path = file_path(&self.config.dir, id, DATA_EXT);
+            let opened = fs::create_dir_all(&self.config.dir).and_then(|()| {
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+            });
+            match opened {
+                Ok(file) => {
+                    self.last_id = id;
+                    self.files.push_back(FileSpan { id, last_end: t90 });
+                    self.current = Some(DataFile {
+                        id,
+                        file,
+                        len: 0,
+                        first: t90,
+                    });
+                }
+                Err(e) => {
+                    // Never reuse the id: a half-created file may exist.
+                    self.last_id = id;
+                    self.write_error("cannot create data file", &path, &e);
+                    self.suspended = true;
+                    return None;
+                }
+            }
+        }
+        self.current.as_mut()
+    }
+
+    /// Writes buffered payloads; on failure they stay readable from memory.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let Some(current) = self.current.as_ref() else {
+            self.pending.clear();
+            return;
+        };
+        let base = current.len - self.pending.len() as u64;
+        match self
+            .full()
+            .and_then(|()| current.file.write_all_at(&self.pending, base))
+        {
+            Ok(()) => {
+                self.stats.bytes_written += self.pending.len() as u64;
+                self.pending.clear();
+            }
+            Err(e) => {
+                let id = current.id;
+                let bytes = Bytes::from(std::mem::take(&mut self.pending));
+                lock(&self.overlay).insert((id, base), bytes);
+                self.suspended = true;
+                let path = file_path(&self.config.dir, id, DATA_EXT);
+                self.write_error("cannot write media data; serving it from memory", &path, &e);
+            }
+        }
+    }
+
+    fn write_error(&mut self, what: &str, path: &Path, error: &io::Error) {
+        self.stats.write_errors += 1;
+        if self.stats.write_errors == 1 || self.stats.write_errors.is_power_of_two() {
+            tracing::warn!(
+                path = %path.display(),
+                error = %error,
+                errors = self.stats.write_errors,
+                "{what}"
+            );
+        }
+    }
+}
+
+impl PayloadSink for DiskStore {
+    fn put(&mut self, data: Bytes, t90: i64) -> Payload {
+        if self.suspended {
+            return Payload::Memory(Bytes::copy_from_slice(&data));
+        }
+        let Ok(len) = u32::try_from(data.len()) else {
+            return Payload::Memory(Bytes::copy_from_slice(&data));
+        };
+        let Some(current) = self.open_data(t90) else {
+            return Payload::Memory(Bytes::copy_from_slice(&data));
+        };
+        let extent = Extent {
+            file: current.id,
+            offset: current.len,
+            len,
+        };
+        current.len += u64::from(len);
+        self.pending.extend_from_slice(&data);
+        if self.pending.len() >= self.config.write_buffer {
+            self.flush();
+        }
+        Payload::Stored(extent)
+    }
+}
+
+impl Drop for DiskStore {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Reads segment payloads from a rendition's directory (and from the overlay of bytes that
+/// failed to reach it).
+#[derive(Debug)]
+pub struct DiskReader {
+    dir: PathBuf,
+    overlay: Arc<Mutex<Overlay>>,
+}
+
+impl PayloadReader for DiskReader {
+    fn load(&self, segment: &Segment) -> io::Result<SegmentBytes> {
+        let mut out = SegmentBytes::default();
+        // Per data file: the byte range covering the segment's payloads on disk.
+        let mut ranges: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+        {
+            let overlay = lock(&self.overlay);
+            for e in extents(segment) {
+                if !overlay.is_empty() {
+                    if let Some(((file, base), bytes)) = overlay_entry(&overlay, &e) {
+                        if out.get(&Payload::Stored(e)).is_none() {
+                            out.add_run(file, base, bytes.clone());
+                        }
+                        continue;
+                    }
+                }
+                let r = ranges.entry(e.file).or_insert((e.offset, e.end()));
+                r.0 = r.0.min(e.offset);
+                r.1 = r.1.max(e.end());
+            }
+        }
+        for (file, (start, end)) in ranges {
+            let path = file_path(&self.dir, file, DATA_EXT);
+            let f = File::open(&path)?;
+            let len = usize::try_from(end - start)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "segment too large"))?;
+            let mut buf = vec![0u8; len];
+            f.read_exact_at(&mut buf, start)?;
+            out.add_run(file, start, Bytes::from(buf));
+        }
+        Ok(out)
+    }
+}
+
+fn lock(overlay: &Mutex<Overlay>) -> MutexGuard<'_, Overlay> {
+    overlay.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn overlay_entry(overlay: &Overlay, e: &Extent) -> Option<((u32, u64), Bytes)> {
+    let (&(file, base), bytes) = overlay.range(..=(e.file, e.offset)).next_back()?;
+    (file == e.file && e.end() <= base + bytes.len() as u64).then(|| ((file, base), bytes.clone()))
+}
+
+fn overlay_holds(overlay: &Overlay, e: &Extent) -> bool {
+    overlay_entry(overlay, e).is_some()
+}
+
+fn extents(segment: &Segment) -> impl Iterator<Item = Extent> + '_ {
+    segment.samples().filter_map(|s| s.data.extent())
+}
+
+fn update_spans(files: &mut VecDeque<FileSpan>, segment: &Segment) {
+    let end = segment.end();
+    for id in extents(segment).map(|e| e.file) {
+        if let Some(span) = files.iter_mut().find(|f| f.id == id) {
+            span.last_end = if span.last_end == i64::MAX || span.last_end < end {
+                end
+            } else {
+                span.last_end
+            };
+        }
+    }
+}
+
+fn file_path(dir: &Path, id: u32, ext: &str) -> PathBuf {
+    dir.join(format!("{id:010}.{ext}"))
+}
+
+/// Ids of the data and index files in `dir`, sorted.
+fn list_ids(dir: &Path) -> io::Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((stem, ext)) = name.split_once('.') else {
+            continue;
+        };
+        if ext != DATA_EXT && ext != INDEX_EXT {
+            continue;
+        }
+        if let Ok(id) = stem.parse::<u32>() {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Reads one index file: its whole segments whose payloads are within their data files.
+fn read_index(dir: &Path, id: u32) -> io::Result<(Vec<Segment>, u64)> {
+    let path = file_path(dir, id, INDEX_EXT);
+    let buf = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e),
+    };
+    let (records, valid, error) = record::decode_all(&buf);
+    let mut skipped = 0;
+    if let Some(error) = error {
+        skipped += 1;
+        tracing::warn!(
+            path = %path.display(),
+            valid_bytes = valid,
+            file_bytes = buf.len(),
+            %error,
+            "index file ends in a record that is not whole; it is ignored"
+        );
+    }
+    let mut tracks: Vec<(u32, Arc<TrackInfo>)> = Vec::new();
+    let mut data_len: BTreeMap<u32, Option<u64>> = BTreeMap::new();
+    let mut segments = Vec::new();
+    for record in records {
+        match record {
+            Record::Track(t) => tracks.push((t.id, t.info)),
+            Record::Segment(s) => {
+                let mut segment = Segment {
+                    sequence: s.sequence,
+                    start: s.start,
+                    duration: s.duration,
+                    discontinuity: s.discontinuity,
+                    discontinuity_sequence: s.discontinuity_sequence,
+                    video: None,
+                    audio: None,
+                };
+                let mut ok = true;
+                for t in s.tracks {
+                    let Some((_, info)) = tracks.iter().find(|(id, _)| *id == t.track_id) else {
+                        ok = false;
+                        break;
+                    };
+                    let samples = TrackSamples {
+                        track: info.clone(),
+                        samples: t.samples,
+                    };
+                    match info.kind() {
+                        media::TrackKind::Video => segment.video = Some(samples),
+                        media::TrackKind::Audio => segment.audio = Some(samples),
+                    }
+                }
+                ok = ok
+                    && extents(&segment).all(|e| {
+                        let len = *data_len.entry(e.file).or_insert_with(|| {
+                            fs::metadata(file_path(dir, e.file, DATA_EXT))
+                                .ok()
+                                .map(|m| m.len())
+                        });
+                        len.is_some_and(|len| e.end() <= len)
+                    });
+                if ok {
+                    segments.push(segment);
+                } else {
+                    skipped += 1;
+                }
+            }
+        }
+    }
+    Ok((segments, skipped))
+}

@@ -1,0 +1,154 @@
+//! Where sample payloads live: in memory, or in append-only files of a rendition's store.
+//!
+//! The segmenter hands every kept payload to a [`PayloadSink`] the moment the frame arrives and
+//! keeps only the returned [`Payload`] handle. With the [`DiskStore`], a payload is written to the
+//! rendition's current data file within milliseconds, so the process holds a few kilobytes of
+//! write buffer per rendition instead of every open and sealed segment. Sealed segments are then
+//! recorded in an index file next to the data (see [`record`]); the index is what survives a
+//! restart.
+//!
+//! Readers resolve payload handles through a [`PayloadReader`], which loads everything a segment
+//! needs with one positioned read per data file. The reader is the seam for storage that is not a
+//! local disk.
+
+pub mod disk;
+pub mod record;
+
+use std::fmt::Debug;
+use std::io;
+
+use bytes::Bytes;
+
+pub use disk::{DiskStore, DiskStoreConfig, Recovered, StoreStats};
+
+use crate::segment::Segment;
+
+/// Where one sample's bytes are: a byte range of one data file of the rendition's store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Extent {
+    /// Data file id (unique and increasing within the rendition's directory).
+    pub file: u32,
+    pub offset: u64,
+    pub len: u32,
+}
+
+impl Extent {
+    pub fn end(&self) -> u64 {
+        self.offset + u64::from(self.len)
+    }
+}
+
+/// A sample's payload: held in memory, or an extent of a data file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    Memory(Bytes),
+    Stored(Extent),
+}
+
+impl Payload {
+    /// Bytes of media.
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Memory(b) => b.len(),
+            Payload::Stored(e) => e.len as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of process memory the payload holds.
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            Payload::Memory(b) => b.len(),
+            Payload::Stored(_) => 0,
+        }
+    }
+
+    pub fn extent(&self) -> Option<Extent> {
+        match self {
+            Payload::Memory(_) => None,
+            Payload::Stored(e) => Some(*e),
+        }
+    }
+}
+
+/// Takes frame payloads as the segmenter keeps them.
+pub trait PayloadSink {
+    /// Stores `data` (a frame placed at `t90` on the channel timeline) and returns its handle.
+    fn put(&mut self, data: Bytes, t90: i64) -> Payload;
+}
+
+/// Keeps payloads in memory, each in an allocation of exactly its size.
+///
+/// Ingest hands out slices of receive buffers; keeping such a slice would pin the (larger)
+/// buffer behind it, so the bytes are copied once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InMemory;
+
+impl PayloadSink for InMemory {
+    fn put(&mut self, data: Bytes, _t90: i64) -> Payload {
+        Payload::Memory(Bytes::copy_from_slice(&data))
+    }
+}
+
+/// The bytes of one segment's payloads, loaded for packaging.
+#[derive(Clone, Debug, Default)]
+pub struct SegmentBytes {
+    /// `(file, first offset, bytes)`: one contiguous run per data file read.
+    runs: Vec<(u32, u64, Bytes)>,
+}
+
+impl SegmentBytes {
+    /// A loaded run of `file` starting at `offset`.
+    pub fn add_run(&mut self, file: u32, offset: u64, bytes: Bytes) {
+        self.runs.push((file, offset, bytes));
+    }
+
+    /// The bytes of `payload`, if they were loaded.
+    pub fn get<'a>(&'a self, payload: &'a Payload) -> Option<&'a [u8]> {
+        match payload {
+            Payload::Memory(b) => Some(b),
+            Payload::Stored(e) => self.runs.iter().find_map(|(file, base, bytes)| {
+                if *file != e.file || e.offset < *base {
+                    return None;
+                }
+                let start = usize::try_from(e.offset - base).ok()?;
+                let end = start.checked_add(e.len as usize)?;
+                bytes.get(start..end)
+            }),
+        }
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.runs.iter().map(|(_, _, b)| b.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+}
+
+/// Loads the stored payloads of segments. Implementations must be cheap to share between threads;
+/// loading may block (call it from a blocking-friendly context).
+pub trait PayloadReader: Debug + Send + Sync {
+    fn load(&self, segment: &Segment) -> io::Result<SegmentBytes>;
+}
+
+/// A reader for renditions whose payloads are all in memory.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemoryReader;
+
+impl PayloadReader for MemoryReader {
+    fn load(&self, segment: &Segment) -> io::Result<SegmentBytes> {
+        if segment.samples().any(|s| s.data.extent().is_some()) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "segment refers to stored payloads but the rendition has no store",
+            ));
+        }
+        Ok(SegmentBytes::default())
+    }
+}
