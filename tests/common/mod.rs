@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod probe;
+pub mod process;
 pub mod publisher;
 
 use std::net::SocketAddr;
@@ -102,6 +103,7 @@ impl TestServer {
             data_dir: data.0.clone(),
             channels,
             rtmp_limits,
+            segment_cache_bytes: server::DEFAULT_SEGMENT_CACHE_BYTES,
         })
         .await
         .unwrap();

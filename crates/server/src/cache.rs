@@ -28,7 +28,15 @@ impl SegmentCache {
         }
     }
 
+    /// Whether anything can be cached at all.
+    pub fn enabled(&self) -> bool {
+        self.max_bytes > 0
+    }
+
     pub fn get(&self, key: &str) -> Option<Bytes> {
+        if !self.enabled() {
+            return None;
+        }
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.map.get(key).cloned()
     }

@@ -34,4 +34,8 @@ pub struct ServeArgs {
     /// built-in demo channel is served.
     #[arg(long, env = "HEADWATER_CHANNELS")]
     pub channels: Option<PathBuf>,
+    /// Memory for muxed segments at the live edge, so a burst of players asking for the newest
+    /// segment costs one mux, in MiB (0 disables the cache).
+    #[arg(long, default_value_t = 0, env = "HEADWATER_SEGMENT_CACHE_MIB")]
+    pub segment_cache_mib: usize,
 }

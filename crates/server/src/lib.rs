@@ -12,6 +12,7 @@ use model::ChannelConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub mod buffers;
 pub mod cache;
 pub mod channel;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod playback;
 pub mod publish;
 pub mod registry;
 
+use crate::buffers::BufferPool;
 use crate::cache::SegmentCache;
 use crate::playback::PlaybackState;
 use crate::publish::RegistryAuthorizer;
@@ -27,8 +29,13 @@ use crate::registry::ChannelRegistry;
 /// The demo channel set used when no channels file is given.
 pub const DEMO_CHANNELS: &str = include_str!("../../../config/demo-channels.json");
 
-/// Bytes of muxed segments kept for the live edge.
-const SEGMENT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Spare buffers kept for segment requests: two per blocking thread (payloads in, TS out).
+const SEGMENT_BUFFERS: usize = 8;
+/// Larger buffers (a 10 s segment above ~6 Mbit/s) are not kept.
+const SEGMENT_BUFFER_CAPACITY: usize = 8 * 1024 * 1024;
+
+/// Bytes of muxed segments kept for the live edge, by default.
+pub const DEFAULT_SEGMENT_CACHE_BYTES: usize = 0;
 
 /// Everything `headwater serve` needs.
 #[derive(Debug, Clone)]
@@ -38,6 +45,8 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     pub channels: Vec<ChannelConfig>,
     pub rtmp_limits: RtmpLimits,
+    /// Memory for muxed segments at the live edge.
+    pub segment_cache_bytes: usize,
 }
 
 /// A server whose sockets are bound; [`BoundServer::run`] serves until shutdown.
@@ -47,6 +56,7 @@ pub struct BoundServer {
     http: TcpListener,
     registry: Arc<RwLock<Arc<ChannelRegistry>>>,
     rtmp_limits: RtmpLimits,
+    segment_cache_bytes: usize,
 }
 
 impl BoundServer {
@@ -71,6 +81,7 @@ impl BoundServer {
             http,
             registry: Arc::new(RwLock::new(Arc::new(registry))),
             rtmp_limits: options.rtmp_limits,
+            segment_cache_bytes: options.segment_cache_bytes,
         })
     }
 
@@ -114,7 +125,8 @@ impl BoundServer {
         ));
         let app = playback::router(PlaybackState {
             registry: self.registry.clone(),
-            cache: Arc::new(SegmentCache::new(SEGMENT_CACHE_BYTES)),
+            cache: Arc::new(SegmentCache::new(self.segment_cache_bytes)),
+            buffers: Arc::new(BufferPool::new(SEGMENT_BUFFERS, SEGMENT_BUFFER_CAPACITY)),
         });
         let http_stop = wait_stop(stop_rx.clone());
         let http_task = tokio::spawn(async move {

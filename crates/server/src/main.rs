@@ -6,8 +6,20 @@ use server::cli::{Cli, Command};
 use server::{BoundServer, ServeOptions, DEMO_CHANNELS};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Threads that load and mux segments off the async workers. Few, so the work queues instead
+/// of spawning threads (each thread's allocator arena keeps its freed buffers).
+const BLOCKING_THREADS: usize = 4;
+
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -37,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
                 data_dir: args.data_dir,
                 channels,
                 rtmp_limits: Default::default(),
+                segment_cache_bytes: args.segment_cache_mib.saturating_mul(1024 * 1024),
             })
             .await?;
             server.run(server::shutdown_signal()).await

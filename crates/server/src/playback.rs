@@ -12,6 +12,7 @@ use bytes::Bytes;
 use packager::{hls, HlsResource, Variant};
 use tower_http::cors::{Any, CorsLayer};
 
+use crate::buffers::{BufferPool, PooledBody};
 use crate::cache::SegmentCache;
 use crate::registry::ChannelRegistry;
 
@@ -28,6 +29,7 @@ const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
 pub struct PlaybackState {
     pub registry: Arc<RwLock<Arc<ChannelRegistry>>>,
     pub cache: Arc<SegmentCache>,
+    pub buffers: Arc<BufferPool>,
 }
 
 /// The playback router: package URLs, a health check, CORS for every origin.
@@ -113,11 +115,24 @@ async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: 
                 };
                 (segment, r.reader())
             };
+            let pool = state.buffers.clone();
             let muxed = tokio::task::spawn_blocking(move || {
-                let payloads = reader.load(&segment).map_err(|e| e.to_string())?;
-                let mut out = Vec::with_capacity(segment.payload_bytes() * 11 / 10 + 4096);
-                hls::ts_segment(&segment, &payloads, &mut out).map_err(|e| e.to_string())?;
-                Ok::<_, String>(out)
+                let payloads = reader
+                    .load_with(&segment, &mut || pool.take())
+                    .map_err(|e| e.to_string())?;
+                let mut out = pool.take();
+                out.reserve(segment.payload_bytes() * 11 / 10 + 4096);
+                let muxed = hls::ts_segment(&segment, &payloads, &mut out);
+                for buf in payloads.into_buffers() {
+                    pool.give(buf);
+                }
+                match muxed {
+                    Ok(()) => Ok(out),
+                    Err(e) => {
+                        pool.give(out);
+                        Err(e.to_string())
+                    }
+                }
             })
             .await;
             let out = match muxed {
@@ -131,20 +146,29 @@ async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: 
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
                 }
             };
-            let bytes = Bytes::from(out);
-            state.cache.insert(key, bytes.clone());
-            ok(TS_TYPE, SEGMENT_CACHE, bytes)
+            if state.cache.enabled() {
+                state.cache.insert(key, Bytes::copy_from_slice(&out));
+            }
+            respond(
+                TS_TYPE,
+                SEGMENT_CACHE,
+                Body::new(PooledBody::new(out, state.buffers.clone())),
+            )
         }
     }
 }
 
 fn ok(content_type: &'static str, cache: &'static str, body: Bytes) -> Response {
+    respond(content_type, cache, Body::from(body))
+}
+
+fn respond(content_type: &'static str, cache: &'static str, body: Body) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
-        Body::from(body),
+        body,
     )
         .into_response()
 }

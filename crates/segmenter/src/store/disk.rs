@@ -506,7 +506,11 @@ pub struct DiskReader {
 }
 
 impl PayloadReader for DiskReader {
-    fn load(&self, segment: &Segment) -> io::Result<SegmentBytes> {
+    fn load_with(
+        &self,
+        segment: &Segment,
+        buffer: &mut dyn FnMut() -> Vec<u8>,
+    ) -> io::Result<SegmentBytes> {
         let mut out = SegmentBytes::default();
         // Per data file: the byte range covering the segment's payloads on disk.
         let mut ranges: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
@@ -516,7 +520,7 @@ impl PayloadReader for DiskReader {
                 if !overlay.is_empty() {
                     if let Some(((file, base), bytes)) = overlay_entry(&overlay, &e) {
                         if out.get(&Payload::Stored(e)).is_none() {
-                            out.add_run(file, base, bytes.clone());
+                            out.add_shared(file, base, bytes.clone());
                         }
                         continue;
                     }
@@ -531,9 +535,11 @@ impl PayloadReader for DiskReader {
             let f = File::open(&path)?;
             let len = usize::try_from(end - start)
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "segment too large"))?;
-            let mut buf = vec![0u8; len];
+            let mut buf = buffer();
+            buf.clear();
+            buf.resize(len, 0);
             f.read_exact_at(&mut buf, start)?;
-            out.add_run(file, start, Bytes::from(buf));
+            out.add_read(file, start, buf);
         }
         Ok(out)
     }
@@ -622,15 +628,7 @@ fn read_index(dir: &Path, id: u32) -> io::Result<(Vec<Segment>, u64)> {
         match record {
             Record::Track(t) => tracks.push((t.id, t.info)),
             Record::Segment(s) => {
-                let mut segment = Segment {
-                    sequence: s.sequence,
-                    start: s.start,
-                    duration: s.duration,
-                    discontinuity: s.discontinuity,
-                    discontinuity_sequence: s.discontinuity_sequence,
-                    video: None,
-                    audio: None,
-                };
+                let mut segment = s.segment_without_tracks();
                 let mut ok = true;
                 for t in s.tracks {
                     let Some((_, info)) = tracks.iter().find(|(id, _)| *id == t.track_id) else {

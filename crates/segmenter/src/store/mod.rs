@@ -97,44 +97,85 @@ impl PayloadSink for InMemory {
 #[derive(Clone, Debug, Default)]
 pub struct SegmentBytes {
     /// `(file, first offset, bytes)`: one contiguous run per data file read.
-    runs: Vec<(u32, u64, Bytes)>,
+    runs: Vec<(u32, u64, Run)>,
+}
+
+#[derive(Clone, Debug)]
+enum Run {
+    /// Read for this request; the buffer can be reused afterwards.
+    Owned(Vec<u8>),
+    /// Shared with the store (bytes that failed to reach the disk).
+    Shared(Bytes),
+}
+
+impl Run {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Run::Owned(v) => v,
+            Run::Shared(b) => b,
+        }
+    }
 }
 
 impl SegmentBytes {
-    /// A loaded run of `file` starting at `offset`.
-    pub fn add_run(&mut self, file: u32, offset: u64, bytes: Bytes) {
-        self.runs.push((file, offset, bytes));
+    /// A run of `file` starting at `offset`, read into a buffer of its own.
+    pub fn add_read(&mut self, file: u32, offset: u64, bytes: Vec<u8>) {
+        self.runs.push((file, offset, Run::Owned(bytes)));
+    }
+
+    /// A run of `file` starting at `offset`, shared with whoever else holds it.
+    pub fn add_shared(&mut self, file: u32, offset: u64, bytes: Bytes) {
+        self.runs.push((file, offset, Run::Shared(bytes)));
     }
 
     /// The bytes of `payload`, if they were loaded.
     pub fn get<'a>(&'a self, payload: &'a Payload) -> Option<&'a [u8]> {
         match payload {
             Payload::Memory(b) => Some(b),
-            Payload::Stored(e) => self.runs.iter().find_map(|(file, base, bytes)| {
+            Payload::Stored(e) => self.runs.iter().find_map(|(file, base, run)| {
                 if *file != e.file || e.offset < *base {
                     return None;
                 }
                 let start = usize::try_from(e.offset - base).ok()?;
                 let end = start.checked_add(e.len as usize)?;
-                bytes.get(start..end)
+                run.bytes().get(start..end)
             }),
         }
     }
 
     /// Bytes held.
     pub fn len(&self) -> usize {
-        self.runs.iter().map(|(_, _, b)| b.len()).sum()
+        self.runs.iter().map(|(_, _, r)| r.bytes().len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.runs.is_empty()
+    }
+
+    /// The buffers read for this segment, for reuse.
+    pub fn into_buffers(self) -> impl Iterator<Item = Vec<u8>> {
+        self.runs.into_iter().filter_map(|(_, _, run)| match run {
+            Run::Owned(v) => Some(v),
+            Run::Shared(_) => None,
+        })
     }
 }
 
 /// Loads the stored payloads of segments. Implementations must be cheap to share between threads;
 /// loading may block (call it from a blocking-friendly context).
 pub trait PayloadReader: Debug + Send + Sync {
-    fn load(&self, segment: &Segment) -> io::Result<SegmentBytes>;
+    /// Loads what `segment` needs, reading into buffers from `buffer` (which may hand out
+    /// reused ones; their contents are overwritten).
+    fn load_with(
+        &self,
+        segment: &Segment,
+        buffer: &mut dyn FnMut() -> Vec<u8>,
+    ) -> io::Result<SegmentBytes>;
+
+    /// Loads what `segment` needs into fresh buffers.
+    fn load(&self, segment: &Segment) -> io::Result<SegmentBytes> {
+        self.load_with(segment, &mut Vec::new)
+    }
 }
 
 /// A reader for renditions whose payloads are all in memory.
@@ -142,7 +183,11 @@ pub trait PayloadReader: Debug + Send + Sync {
 pub struct MemoryReader;
 
 impl PayloadReader for MemoryReader {
-    fn load(&self, segment: &Segment) -> io::Result<SegmentBytes> {
+    fn load_with(
+        &self,
+        segment: &Segment,
+        _buffer: &mut dyn FnMut() -> Vec<u8>,
+    ) -> io::Result<SegmentBytes> {
         if segment.samples().any(|s| s.data.extent().is_some()) {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,

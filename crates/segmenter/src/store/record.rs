@@ -68,6 +68,21 @@ pub struct SegmentRecord {
     pub tracks: Vec<RecordTrack>,
 }
 
+impl SegmentRecord {
+    /// The recorded segment without its tracks (they need the track records to resolve).
+    pub fn segment_without_tracks(&self) -> Segment {
+        Segment {
+            sequence: self.sequence,
+            start: self.start,
+            duration: self.duration,
+            discontinuity: self.discontinuity,
+            discontinuity_sequence: self.discontinuity_sequence,
+            video: None,
+            audio: None,
+        }
+    }
+}
+
 /// A decoded record.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {

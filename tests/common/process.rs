@@ -1,0 +1,86 @@
+//! The `headwater` binary as a child process, for tests that kill and restart it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_headwater");
+
+/// A running `headwater serve` on ephemeral loopback ports; killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    pub rtmp: SocketAddr,
+    pub http: SocketAddr,
+    /// Log lines after the listening line.
+    pub log: mpsc::Receiver<String>,
+}
+
+impl ServerProcess {
+    /// Starts the binary with `channels_file` and `data_dir`; waits (20 s at most) until it
+    /// listens and reads its addresses from the log.
+    pub fn start(channels_file: &Path, data_dir: &Path) -> ServerProcess {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--rtmp-listen", "127.0.0.1:0"])
+            .args(["--http-listen", "127.0.0.1:0"])
+            .arg("--channels")
+            .arg(channels_file)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[headwater] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+                continue;
+            };
+            if line.contains("headwater listening") {
+                let field = |name: &str| -> SocketAddr {
+                    let at = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+                    let rest = &line[at..];
+                    let end = rest.find(' ').unwrap_or(rest.len());
+                    rest[..end].parse().unwrap()
+                };
+                return ServerProcess {
+                    rtmp: field("rtmp_addr"),
+                    http: field("http_addr"),
+                    child,
+                    log: rx,
+                };
+            }
+            seen.push(line);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("headwater did not start: {seen:?}");
+    }
+
+    /// SIGKILL: no shutdown code runs, as in a crash.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
