@@ -4,7 +4,6 @@
 //! B-frames, native AAC, in FLV) so no fixture depends on other unfinished code.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,22 +33,7 @@ impl Drop for TempDir {
 
 /// Whether `tool` runs. When it does not, the test is skipped loudly, or fails under CI.
 fn installed(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is not installed and CI is set: the MPEG-TS interop test must run"
-        );
-        // Straight to the process's stderr, past the test harness's output capture.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED: {tool} not installed; MPEG-TS interop test did not run ***\n"
-        );
-    }
-    found
+    crate::test_support::tool_installed(tool, "MPEG-TS interop")
 }
 
 /// Runs a command that must succeed; returns its stdout and stderr.
