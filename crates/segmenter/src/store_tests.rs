@@ -345,3 +345,40 @@ fn disk_recovers_after_errors_stop() {
 fn set_failing(r: &mut Rendition, fail: bool) {
     r.with_store_mut(|s| s.inject_write_failures(fail));
 }
+
+#[test]
+fn frames_larger_than_the_write_buffer_round_trip() {
+    for fail in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = DiskStoreConfig::new(dir.path().to_path_buf(), 60 * S);
+        // Video frames (100 bytes) bypass the buffer; audio frames (10 bytes) go through it.
+        config.write_buffer = 64;
+        let (mut store, _) = DiskStore::open(config, 60 * S).expect("open");
+        store.inject_write_failures(fail);
+        let mut r = Rendition::with_store(
+            SegmenterConfig {
+                segment_duration_secs: 2,
+            },
+            limits(60),
+            store,
+            Recovered::default(),
+        );
+        let mut mem = Rendition::new(
+            SegmenterConfig {
+                segment_duration_secs: 2,
+            },
+            limits(60),
+        );
+        let frames = distinct(stream(0, 6_000, 1_000), 0);
+        publish(&mut r, START_MS, frames.clone());
+        publish(&mut mem, START_MS, frames);
+        assert_eq!(
+            all_payloads(&r),
+            all_payloads(&mem),
+            "write failures: {fail}"
+        );
+        let stats = r.store_stats().expect("stats");
+        assert_eq!(stats.write_errors > 0, fail);
+        assert_eq!(stats.segments_recorded > 0, !fail);
+    }
+}

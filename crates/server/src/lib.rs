@@ -29,8 +29,9 @@ use crate::registry::ChannelRegistry;
 /// The demo channel set used when no channels file is given.
 pub const DEMO_CHANNELS: &str = include_str!("../../../config/demo-channels.json");
 
-/// Spare buffers kept for segment requests: two per blocking thread (payloads in, TS out).
-const SEGMENT_BUFFERS: usize = 8;
+/// Spare buffers kept for segment requests: payloads in and TS out for two requests at once
+/// (one per core of a small machine); more concurrent requests allocate and free.
+const SEGMENT_BUFFERS: usize = 4;
 /// Larger buffers (a 10 s segment above ~6 Mbit/s) are not kept.
 const SEGMENT_BUFFER_CAPACITY: usize = 8 * 1024 * 1024;
 

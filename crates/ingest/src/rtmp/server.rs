@@ -48,7 +48,7 @@ impl Default for RtmpLimits {
             max_connections: 1000,
             handshake_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
-            read_buffer: 64 * 1024,
+            read_buffer: 16 * 1024,
         }
     }
 }

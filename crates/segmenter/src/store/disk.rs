@@ -474,6 +474,13 @@ impl PayloadSink for DiskStore {
         let Ok(len) = u32::try_from(data.len()) else {
             return Payload::Memory(Bytes::copy_from_slice(&data));
         };
+        // The buffer never grows past its size: what does not fit goes out first.
+        if !self.pending.is_empty() && self.pending.len() + data.len() > self.config.write_buffer {
+            self.flush();
+            if self.suspended {
+                return Payload::Memory(Bytes::copy_from_slice(&data));
+            }
+        }
         let Some(current) = self.open_data(t90) else {
             return Payload::Memory(Bytes::copy_from_slice(&data));
         };
@@ -483,9 +490,26 @@ impl PayloadSink for DiskStore {
             len,
         };
         current.len += u64::from(len);
-        self.pending.extend_from_slice(&data);
-        if self.pending.len() >= self.config.write_buffer {
-            self.flush();
+        if data.len() < self.config.write_buffer {
+            if self.pending.capacity() == 0 {
+                self.pending.reserve_exact(self.config.write_buffer);
+            }
+            self.pending.extend_from_slice(&data);
+        } else {
+            // A frame as large as the buffer is written on its own (the buffer is empty).
+            let written = self.full().and_then(|()| match self.current.as_ref() {
+                Some(current) => current.file.write_all_at(&data, extent.offset),
+                None => Err(io::Error::other("no data file")),
+            });
+            match written {
+                Ok(()) => self.stats.bytes_written += data.len() as u64,
+                Err(e) => {
+                    lock(&self.overlay).insert((extent.file, extent.offset), data);
+                    self.suspended = true;
+                    let path = file_path(&self.config.dir, extent.file, DATA_EXT);
+                    self.write_error("cannot write media data; serving it from memory", &path, &e);
+                }
+            }
         }
         Payload::Stored(extent)
     }
