@@ -103,23 +103,11 @@ impl Rendition {
         }
     }
 
-    /// Changes how much the store keeps behind the newest segment (90 kHz).
-    pub fn set_retention(&mut self, retention: i64) {
-        if let Some(store) = self.store.as_mut() {
-            store.set_retention(retention);
-        }
-    }
-
     fn store(&mut self, sealed: Vec<Segment>) {
         for segment in sealed {
             self.sealed += 1;
             if let Some(store) = self.store.as_mut() {
-                let keep_from = self
-                    .window
-                    .segments()
-                    .front()
-                    .map_or(segment.start, |s| s.start);
-                store.commit(&segment, keep_from);
+                store.commit(&segment, self.window.segments().front().map(|s| &**s));
             }
             self.window.push(segment);
         }

@@ -38,6 +38,28 @@ fn distinct(frames: Vec<Frame>, first: u32) -> Vec<Frame> {
         .collect()
 }
 
+/// A rendition of 2 s segments and a 60 s window, in memory.
+fn in_memory() -> Rendition {
+    Rendition::new(
+        SegmenterConfig {
+            segment_duration_secs: 2,
+        },
+        limits(60),
+    )
+}
+
+/// The same rendition over a fresh `store`.
+fn stored(store: DiskStore) -> Rendition {
+    Rendition::with_store(
+        SegmenterConfig {
+            segment_duration_secs: 2,
+        },
+        limits(60),
+        store,
+        Recovered::default(),
+    )
+}
+
 fn open(dir: &Path, retention_secs: i64, keep_secs: i64) -> (Rendition, usize) {
     let (store, recovered) = DiskStore::open(
         DiskStoreConfig::new(dir.to_path_buf(), retention_secs * S),
@@ -86,15 +108,7 @@ fn all_payloads(r: &Rendition) -> Vec<Vec<u8>> {
 #[test]
 fn payloads_round_trip_through_disk() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut mem, _) = (
-        Rendition::new(
-            SegmenterConfig {
-                segment_duration_secs: 2,
-            },
-            limits(60),
-        ),
-        0,
-    );
+    let mut mem = in_memory();
     let (mut disk, _) = open(dir.path(), 60, 60);
     let frames = distinct(stream(0, 10_000, 1_000), 0);
     publish(&mut mem, START_MS, frames.clone());
@@ -266,20 +280,8 @@ fn write_errors_keep_serving_from_memory() {
     assert!(recovered.segments.is_empty());
     let mut failing = store;
     failing.inject_write_failures(true);
-    let mut r = Rendition::with_store(
-        SegmenterConfig {
-            segment_duration_secs: 2,
-        },
-        limits(60),
-        failing,
-        Recovered::default(),
-    );
-    let mut mem = Rendition::new(
-        SegmenterConfig {
-            segment_duration_secs: 2,
-        },
-        limits(60),
-    );
+    let mut r = stored(failing);
+    let mut mem = in_memory();
     let frames = distinct(stream(0, 10_000, 1_000), 0);
     publish(&mut r, START_MS, frames.clone());
     publish(&mut mem, START_MS, frames);
@@ -305,14 +307,7 @@ fn disk_recovers_after_errors_stop() {
         60 * S,
     )
     .expect("open");
-    let mut r = Rendition::with_store(
-        SegmenterConfig {
-            segment_duration_secs: 2,
-        },
-        limits(60),
-        store,
-        Recovered::default(),
-    );
+    let mut r = stored(store);
     let frames = distinct(stream(0, 20_000, 1_000), 0);
     let (first, second) = frames.split_at(frames.len() / 2);
     r.begin_session(WallClock::from_unix_ms(START_MS));
@@ -332,12 +327,7 @@ fn disk_recovers_after_errors_stop() {
         stats.segments_unrecorded >= 4 && stats.segments_recorded >= 4,
         "{stats:?}"
     );
-    let mut mem = Rendition::new(
-        SegmenterConfig {
-            segment_duration_secs: 2,
-        },
-        limits(60),
-    );
+    let mut mem = in_memory();
     publish(&mut mem, START_MS, distinct(stream(0, 20_000, 1_000), 0));
     assert_eq!(all_payloads(&r), all_payloads(&mem));
 }
@@ -355,20 +345,8 @@ fn frames_larger_than_the_write_buffer_round_trip() {
         config.write_buffer = 64;
         let (mut store, _) = DiskStore::open(config, 60 * S).expect("open");
         store.inject_write_failures(fail);
-        let mut r = Rendition::with_store(
-            SegmenterConfig {
-                segment_duration_secs: 2,
-            },
-            limits(60),
-            store,
-            Recovered::default(),
-        );
-        let mut mem = Rendition::new(
-            SegmenterConfig {
-                segment_duration_secs: 2,
-            },
-            limits(60),
-        );
+        let mut r = stored(store);
+        let mut mem = in_memory();
         let frames = distinct(stream(0, 6_000, 1_000), 0);
         publish(&mut r, START_MS, frames.clone());
         publish(&mut mem, START_MS, frames);

@@ -34,9 +34,6 @@ impl SegmentCache {
     }
 
     pub fn get(&self, key: &str) -> Option<Bytes> {
-        if !self.enabled() {
-            return None;
-        }
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.map.get(key).cloned()
     }

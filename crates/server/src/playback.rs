@@ -101,8 +101,12 @@ async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: 
             ok(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, Bytes::from(body))
         }
         HlsResource::Segment { rendition, start } => {
-            let key = format!("{}\u{0}{path}", channel.config.id);
-            if let Some(bytes) = state.cache.get(&key) {
+            // The cache is off by default: no key is built for it then.
+            let key = state
+                .cache
+                .enabled()
+                .then(|| format!("{}\u{0}{path}", channel.config.id));
+            if let Some(bytes) = key.as_deref().and_then(|k| state.cache.get(k)) {
                 return ok(TS_TYPE, SEGMENT_CACHE, bytes);
             }
             let Some(slot) = channel.rendition(&rendition) else {
@@ -146,7 +150,7 @@ async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: 
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
                 }
             };
-            if state.cache.enabled() {
+            if let Some(key) = key {
                 state.cache.insert(key, Bytes::copy_from_slice(&out));
             }
             respond(

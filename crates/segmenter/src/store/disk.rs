@@ -213,15 +213,6 @@ impl DiskStore {
         Ok((store, recovered))
     }
 
-    pub fn config(&self) -> &DiskStoreConfig {
-        &self.config
-    }
-
-    /// Changes how much is kept; applied at the next commit.
-    pub fn set_retention(&mut self, retention: i64) {
-        self.config.retention = retention;
-    }
-
     pub fn stats(&self) -> StoreStats {
         self.stats
     }
@@ -248,15 +239,10 @@ impl DiskStore {
         self.reader.clone()
     }
 
-    /// Bytes held in memory for payloads that failed to reach the disk.
-    pub fn overlay_bytes(&self) -> usize {
-        lock(&self.overlay).values().map(Bytes::len).sum()
-    }
-
-    /// Records a sealed segment and applies retention. `keep_from` is the channel time of the
-    /// oldest segment a reader may still ask for (the live window's oldest start); nothing it
-    /// needs is removed. Returns whether the segment is on disk for good.
-    pub fn commit(&mut self, segment: &Segment, keep_from: i64) -> bool {
+    /// Records a sealed segment and applies retention. `oldest` is the oldest segment a reader
+    /// may still ask for (the live window's first); nothing it or a newer segment needs is
+    /// removed. Returns whether the segment is on disk for good.
+    pub fn commit(&mut self, segment: &Segment, oldest: Option<&Segment>) -> bool {
         self.flush();
         let recorded = self.record(segment);
         if recorded {
@@ -264,12 +250,8 @@ impl DiskStore {
         } else {
             self.stats.segments_unrecorded += 1;
         }
+        update_spans(&mut self.files, segment);
         let end = segment.end();
-        for id in extents(segment).map(|e| e.file) {
-            if let Some(span) = self.files.iter_mut().rev().find(|f| f.id == id) {
-                span.last_end = span.last_end.max(end);
-            }
-        }
         if self.suspended {
             self.suspended = false;
             tracing::info!(dir = %self.config.dir.display(), "trying the disk again");
@@ -280,7 +262,9 @@ impl DiskStore {
                 self.index = None;
             }
         }
-        self.prune(end, keep_from);
+        let oldest = oldest.unwrap_or(segment);
+        self.prune(end, oldest.start);
+        self.drop_unneeded_overlay(oldest);
         recorded
     }
 
@@ -374,19 +358,19 @@ impl DiskStore {
             self.stats.files_removed += 1;
             lock(&self.overlay).retain(|(file, _), _| *file != oldest.id);
         }
-        // Overlay bytes older than anything a reader may ask for are dropped.
-        let floor =
-            ((keep_from - 10 * 90_000).div_euclid(90_000)).clamp(0, i64::from(u32::MAX)) as u32;
+    }
+
+    /// Drops bytes held for failed writes that lie wholly before the first payload of `oldest`:
+    /// payloads are appended in arrival order, so no segment a reader may ask for needs them.
+    fn drop_unneeded_overlay(&mut self, oldest: &Segment) {
         let mut overlay = lock(&self.overlay);
-        if !overlay.is_empty() {
-            let first_needed = self
-                .files
-                .iter()
-                .rev()
-                .find(|f| f.id <= floor)
-                .map_or(0, |f| f.id);
-            overlay.retain(|(file, _), _| *file >= first_needed);
+        if overlay.is_empty() {
+            return;
         }
+        let Some(floor) = extents(oldest).map(|e| (e.file, e.offset)).min() else {
+            return;
+        };
+        overlay.retain(|&(file, base), bytes| (file, base + bytes.len() as u64) > floor);
     }
 
     fn open_data(&mut self, t90: i64) -> Option<&mut DataFile> {
@@ -586,14 +570,18 @@ fn extents(segment: &Segment) -> impl Iterator<Item = Extent> + '_ {
     segment.samples().filter_map(|s| s.data.extent())
 }
 
+/// Raises the end of every file holding payloads of `segment` to the segment's end.
 fn update_spans(files: &mut VecDeque<FileSpan>, segment: &Segment) {
     let end = segment.end();
-    for id in extents(segment).map(|e| e.file) {
-        if let Some(span) = files.iter_mut().find(|f| f.id == id) {
-            span.last_end = if span.last_end == i64::MAX || span.last_end < end {
+    let mut ids: Vec<u32> = extents(segment).map(|e| e.file).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        if let Some(span) = files.iter_mut().rev().find(|f| f.id == id) {
+            span.last_end = if span.last_end == i64::MAX {
                 end
             } else {
-                span.last_end
+                span.last_end.max(end)
             };
         }
     }

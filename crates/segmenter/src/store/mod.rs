@@ -143,15 +143,6 @@ impl SegmentBytes {
         }
     }
 
-    /// Bytes held.
-    pub fn len(&self) -> usize {
-        self.runs.iter().map(|(_, _, r)| r.bytes().len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
-    }
-
     /// The buffers read for this segment, for reuse.
     pub fn into_buffers(self) -> impl Iterator<Item = Vec<u8>> {
         self.runs.into_iter().filter_map(|(_, _, run)| match run {
