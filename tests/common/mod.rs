@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod http;
+pub mod multi;
 pub mod probe;
 pub mod process;
 pub mod publisher;

@@ -19,7 +19,7 @@ pub use store::{
     DiskStore, DiskStoreConfig, InMemory, MemoryReader, Payload, PayloadReader, PayloadSink,
     SegmentBytes,
 };
-pub use timeline::SessionTimeline;
+pub use timeline::{ClockShare, SessionTimeline};
 pub use window::{LiveWindow, WindowLimits};
 
 #[cfg(test)]

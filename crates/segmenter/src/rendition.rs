@@ -7,6 +7,7 @@ use media::{Frame, TrackInfo, WallClock};
 use crate::segment::Segment;
 use crate::segmenter::{RenditionSegmenter, SegmenterConfig};
 use crate::store::{DiskStore, MemoryReader, PayloadReader, Recovered, StoreStats};
+use crate::timeline::ClockShare;
 use crate::window::{LiveWindow, WindowLimits};
 
 /// A rendition's cutting state, the segments it has sealed, and where their payloads live.
@@ -56,6 +57,13 @@ impl Rendition {
 
     pub fn begin_session(&mut self, now: WallClock) {
         let sealed = self.segmenter.begin_session(now);
+        self.store(sealed);
+    }
+
+    /// A session sharing its clock mapping with sibling renditions through `share`, so
+    /// renditions pushed by one encoder cut at the same points.
+    pub fn begin_aligned_session(&mut self, now: WallClock, share: Arc<ClockShare>) {
+        let sealed = self.segmenter.begin_aligned_session(now, share);
         self.store(sealed);
     }
 

@@ -6,7 +6,7 @@ use media::{CodecConfig, Frame, MediaTime, Timescale, TrackInfo, TrackKind, Wall
 
 use crate::segment::{Sample, Segment, TrackSamples};
 use crate::store::{InMemory, PayloadSink};
-use crate::timeline::SessionTimeline;
+use crate::timeline::{ClockShare, SessionTimeline};
 
 /// How long a cut segment waits for audio that is still behind the cut point (90 kHz).
 const MAX_AUDIO_LAG: i64 = 90_000;
@@ -110,12 +110,29 @@ impl RenditionSegmenter {
     pub fn begin_session(&mut self, now: WallClock) -> Vec<Segment> {
         let sealed = self.end_session();
         self.timeline = Some(SessionTimeline::new(now, self.high_water));
+        self.start_session_state();
+        sealed
+    }
+
+    /// [`RenditionSegmenter::begin_session`], sharing the clock mapping with sibling
+    /// renditions through `share` (see [`SessionTimeline::aligned`]).
+    pub fn begin_aligned_session(
+        &mut self,
+        now: WallClock,
+        share: Arc<ClockShare>,
+    ) -> Vec<Segment> {
+        let sealed = self.end_session();
+        self.timeline = Some(SessionTimeline::aligned(now, self.high_water, share));
+        self.start_session_state();
+        sealed
+    }
+
+    fn start_session_state(&mut self) {
         self.video = None;
         self.audio = None;
         self.last_video_dts = None;
         self.last_audio_dts = None;
         self.pending_discontinuity = self.next_sequence.is_some();
-        sealed
     }
 
     /// The publisher is gone: seal what is open.

@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use model::ChannelConfig;
+use model::{ChannelConfig, StreamSelectionItem};
+use packager::dash::DashSettings;
+use packager::mss::MssSettings;
 use packager::HlsSettings;
-use segmenter::{DiskStore, DiskStoreConfig, Rendition, SegmenterConfig, WindowLimits};
+use segmenter::{ClockShare, DiskStore, DiskStoreConfig, Rendition, SegmenterConfig, WindowLimits};
 
 /// Extra media kept behind the longest playlist window, so a player that just read a
 /// playlist can still fetch its oldest segment.
@@ -46,16 +48,75 @@ impl RenditionSlot {
     }
 }
 
-/// An HLS package of a channel, as routed.
+/// How a package's output is shaped.
 #[derive(Clone, Debug)]
-pub struct HlsPackage {
-    /// Request path of the package's multivariant playlist, e.g. `/live/demo/index.m3u8`.
+pub enum PackageFormat {
+    Hls(HlsSettings),
+    Dash(DashSettings),
+    Mss(MssSettings),
+}
+
+impl PackageFormat {
+    fn segment_duration_secs(&self) -> u32 {
+        match self {
+            PackageFormat::Hls(s) => s.segment_duration_secs,
+            PackageFormat::Dash(s) => s.segment_duration_secs,
+            PackageFormat::Mss(s) => s.segment_duration_secs,
+        }
+    }
+
+    /// Media the package needs behind the live edge, in seconds: its window (at least three
+    /// segments) plus any delay.
+    fn reach_secs(&self) -> i64 {
+        let (window, delay) = match self {
+            PackageFormat::Hls(s) => (s.playlist_window_secs, 0),
+            PackageFormat::Dash(s) => (s.playlist_window_secs, 0),
+            PackageFormat::Mss(s) => (
+                s.playlist_window_secs,
+                i64::try_from(s.delay_secs).unwrap_or(i64::MAX / 2),
+            ),
+        };
+        i64::from(window)
+            .max(3 * i64::from(self.segment_duration_secs()))
+            .saturating_add(delay)
+    }
+}
+
+/// An output package of a channel, as routed.
+#[derive(Clone, Debug)]
+pub struct Package {
+    /// Request path of the package's manifest, e.g. `/live/demo/index.m3u8`.
     pub path: String,
     /// Directory part, ending in `/`.
     pub dir: String,
-    /// File stem of the multivariant playlist (`index`).
+    /// File name of the manifest (`index.m3u8`, `manifest.mpd`, `Manifest`).
+    pub file: String,
+    /// The file name without its extension (`index`, `manifest`): HLS and DASH resources live
+    /// below `{dir}{stem}/`.
     pub stem: String,
-    pub settings: HlsSettings,
+    pub stream_selection: Vec<StreamSelectionItem>,
+    pub format: PackageFormat,
+}
+
+impl Package {
+    /// A package served at `url`'s path; `None` if the url has no file name.
+    fn new(
+        url: &str,
+        stream_selection: Option<&[StreamSelectionItem]>,
+        format: PackageFormat,
+    ) -> Option<Package> {
+        let path = model::url_path(url)?;
+        let (dir, file) = path.rsplit_once('/')?;
+        let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
+        Some(Package {
+            dir: format!("{dir}/"),
+            file: file.to_string(),
+            stem: stem.to_string(),
+            stream_selection: stream_selection.unwrap_or_default().to_vec(),
+            format,
+            path,
+        })
+    }
 }
 
 /// A channel in state ON: what ingest and playback need.
@@ -63,37 +124,21 @@ pub struct HlsPackage {
 pub struct ChannelRuntime {
     pub config: ChannelConfig,
     pub renditions: Vec<Arc<RenditionSlot>>,
-    pub hls: Vec<HlsPackage>,
+    pub packages: Vec<Package>,
+    /// The input clock mapping its renditions share, so renditions pushed by one encoder
+    /// cut at the same points.
+    pub clock: Arc<ClockShare>,
 }
 
 impl ChannelRuntime {
     /// Builds the runtime of a validated channel. With a data directory, each rendition keeps
     /// its media in `{data_dir}/channels/{id}/{bitrate}/` and resumes from what is there.
     pub fn new(config: ChannelConfig, data_dir: Option<&Path>) -> ChannelRuntime {
-        let hls: Vec<HlsPackage> = config
-            .endpoints
+        let packages = packages(&config);
+        let segment_secs = cut_duration(&packages);
+        if packages
             .iter()
-            .flat_map(|e| e.hls_package.iter().flatten())
-            .filter_map(|p| {
-                let path = model::url_path(&p.url)?;
-                let (dir, file) = path.rsplit_once('/')?;
-                let stem = file.strip_suffix(".m3u8").unwrap_or(file);
-                Some(HlsPackage {
-                    dir: format!("{dir}/"),
-                    stem: stem.to_string(),
-                    settings: HlsSettings {
-                        segment_duration_secs: p.segment_duration_seconds,
-                        playlist_window_secs: p.playlist_window_seconds.unwrap_or(0),
-                        version: p.hls_version_number(),
-                    },
-                    path,
-                })
-            })
-            .collect();
-        let segment_secs = cut_duration(&hls);
-        if hls
-            .iter()
-            .any(|p| p.settings.segment_duration_secs != segment_secs)
+            .any(|p| p.format.segment_duration_secs() != segment_secs)
         {
             tracing::warn!(
                 channel = %config.id,
@@ -101,16 +146,13 @@ impl ChannelRuntime {
                 "packages have different segment durations; all are served with {segment_secs} s segments until packages group stored segments"
             );
         }
-        let longest_window = hls
+        let reach = packages
             .iter()
-            .map(|p| {
-                i64::from(p.settings.playlist_window_secs)
-                    .max(3 * i64::from(p.settings.segment_duration_secs))
-            })
+            .map(|p| p.format.reach_secs())
             .max()
             .unwrap_or(30);
         let limits = WindowLimits {
-            keep: (longest_window + WINDOW_SLACK_SEGMENTS * i64::from(segment_secs)) * 90_000,
+            keep: (reach + WINDOW_SLACK_SEGMENTS * i64::from(segment_secs)) * 90_000,
             min_segments: 3 + WINDOW_SLACK_SEGMENTS as usize,
             ..WindowLimits::default()
         };
@@ -146,7 +188,8 @@ impl ChannelRuntime {
         ChannelRuntime {
             config,
             renditions,
-            hls,
+            packages,
+            clock: Arc::new(ClockShare::default()),
         }
     }
 
@@ -191,9 +234,43 @@ fn open_stored(
     }
 }
 
+/// The channel's packages, in configuration order (HLS, DASH, then MSS of each endpoint).
+fn packages(config: &ChannelConfig) -> Vec<Package> {
+    let mut out = Vec::new();
+    for endpoint in &config.endpoints {
+        for p in endpoint.hls_package.iter().flatten() {
+            let format = PackageFormat::Hls(HlsSettings {
+                segment_duration_secs: p.segment_duration_seconds,
+                playlist_window_secs: p.playlist_window_seconds.unwrap_or(0),
+                version: p.hls_version_number(),
+            });
+            out.extend(Package::new(&p.url, p.stream_selection.as_deref(), format));
+        }
+        for p in endpoint.dash_package.iter().flatten() {
+            let format = PackageFormat::Dash(DashSettings {
+                segment_duration_secs: p.segment_duration_seconds,
+                playlist_window_secs: p.playlist_window_seconds.unwrap_or(0),
+                suggested_presentation_delay_secs: p.suggested_presentation_delay,
+                minimum_update_period_secs: p.minimum_update_period,
+                min_buffer_time_secs: p.min_buffer_time,
+            });
+            out.extend(Package::new(&p.url, p.stream_selection.as_deref(), format));
+        }
+        for p in endpoint.mss_package.iter().flatten() {
+            let format = PackageFormat::Mss(MssSettings {
+                segment_duration_secs: p.segment_duration_seconds,
+                playlist_window_secs: p.playlist_window_seconds.unwrap_or(0),
+                delay_secs: p.delay_segment.unwrap_or(0),
+            });
+            out.extend(Package::new(&p.url, p.stream_selection.as_deref(), format));
+        }
+    }
+    out
+}
+
 /// The stored cut duration: the greatest common divisor of the packages' segment durations,
 /// so every package's segments are whole runs of stored segments.
-fn cut_duration(hls: &[HlsPackage]) -> u32 {
+fn cut_duration(packages: &[Package]) -> u32 {
     fn gcd(a: u32, b: u32) -> u32 {
         if b == 0 {
             a
@@ -201,8 +278,9 @@ fn cut_duration(hls: &[HlsPackage]) -> u32 {
             gcd(b, a % b)
         }
     }
-    hls.iter()
-        .map(|p| p.settings.segment_duration_secs.max(1))
+    packages
+        .iter()
+        .map(|p| p.format.segment_duration_secs().max(1))
         .reduce(gcd)
         .unwrap_or(2)
 }

@@ -105,7 +105,7 @@ impl BoundServer {
         {
             let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
             for channel in registry.channels() {
-                for pkg in &channel.hls {
+                for pkg in &channel.packages {
                     tracing::info!(
                         channel = %channel.config.id,
                         ingest = %format!("rtmp://{rtmp_addr}/{}/{}_{{bitrate}}", channel.config.app_name, channel.config.id),

@@ -1,28 +1,46 @@
-//! Playback HTTP: routes package URLs to manifests and segments.
+//! Playback HTTP: routes package URLs to manifests, segments and fragments.
+//!
+//! Manifests are rendered from a snapshot of each rendition's segment list (taken under the
+//! rendition's lock, rendered without it). Segments and fragments are loaded from the store
+//! and muxed on the blocking pool into pooled buffers.
 
 use std::sync::{Arc, RwLock};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use packager::{hls, HlsResource, Variant};
+use media::{MediaError, TrackKind, WallClock};
+use packager::dash::{self, DashResource, MpdContext};
+use packager::hls::{self, PlaylistMedia};
+use packager::mss::{self, MssResource};
+use packager::{cmaf, selection, HlsResource, HlsSettings, RenditionView, Variant};
+use segmenter::{Segment, SegmentBytes};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::buffers::{BufferPool, PooledBody};
 use crate::cache::SegmentCache;
-use crate::registry::ChannelRegistry;
+use crate::channel::{ChannelRuntime, Package, PackageFormat, RenditionSlot};
+use crate::registry::{ChannelRegistry, Resource};
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const MPD_TYPE: &str = "application/dash+xml";
+const MSS_MANIFEST_TYPE: &str = "application/vnd.ms-sstr+xml";
 const TS_TYPE: &str = "video/mp2t";
-/// Live playlists change every segment: caches may hold them for about half of one.
-const LIVE_PLAYLIST_CACHE: &str = "public, max-age=1";
+/// Live manifests change every segment: caches may hold them for about half of one.
+const LIVE_MANIFEST_CACHE: &str = "public, max-age=1";
 const MULTIVARIANT_CACHE: &str = "public, max-age=2";
 /// A segment URL always names the same bytes.
 const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
+/// A DASH init segment URL names the rendition's current track configuration, which a
+/// publisher reconnecting with other settings changes.
+const MUTABLE_INIT_CACHE: &str = "public, max-age=10";
+
+/// The path of the clock DASH players synchronise with (`UTCTiming`, `http-iso`).
+pub const TIME_PATH: &str = "/time";
 
 /// What the playback routes share.
 #[derive(Debug, Clone)]
@@ -32,10 +50,11 @@ pub struct PlaybackState {
     pub buffers: Arc<BufferPool>,
 }
 
-/// The playback router: package URLs, a health check, CORS for every origin.
+/// The playback router: package URLs, the time endpoint, a health check, CORS for every origin.
 pub fn router(state: PlaybackState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route(TIME_PATH, get(time))
         .fallback(serve_package)
         .with_state(state)
         .layer(
@@ -47,7 +66,40 @@ pub fn router(state: PlaybackState) -> Router {
         )
 }
 
-async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: Uri) -> Response {
+/// The server's clock as ISO 8601 UTC with milliseconds (`urn:mpeg:dash:utc:http-iso:2014`).
+async fn time() -> Response {
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        now,
+    )
+        .into_response()
+}
+
+/// One request's context.
+struct Request<'a> {
+    state: &'a PlaybackState,
+    channel: Arc<ChannelRuntime>,
+    package: Package,
+    path: &'a str,
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+}
+
+async fn serve_package(
+    State(state): State<PlaybackState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return plain(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -60,24 +112,113 @@ async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: 
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let path = uri.path();
-    let Some((channel, package, resource)) = registry.find_hls(path) else {
-        return not_found(path);
+    let Some((channel, package, resource)) = registry.find_package(path) else {
+        return not_found();
+    };
+    let req = Request {
+        state: &state,
+        channel,
+        package,
+        path,
+        query: uri.query(),
+        headers: &headers,
+    };
+    match resource {
+        Resource::Hls(r) => serve_hls(&req, r).await,
+        Resource::Dash(r) => serve_dash(&req, r).await,
+        Resource::Mss(r) => serve_mss(&req, r).await,
+    }
+}
+
+impl Request<'_> {
+    /// Snapshots of the renditions with media that the package's stream selection keeps for
+    /// this request, in configuration order.
+    fn selected_views(&self) -> Vec<(Arc<RenditionSlot>, RenditionView)> {
+        self.channel
+            .renditions
+            .iter()
+            .filter(|slot| {
+                slot.declared_bitrate
+                    .is_none_or(|b| selection::keeps(&self.package.stream_selection, self.query, b))
+            })
+            .filter_map(|slot| self.view(slot).map(|v| (slot.clone(), v)))
+            .collect()
+    }
+
+    /// The selected renditions' snapshots for a manifest, or the response saying why there
+    /// are none.
+    fn manifest_views(&self) -> Result<Vec<RenditionView>, Box<Response>> {
+        let views: Vec<RenditionView> = self.selected_views().into_iter().map(|(_, v)| v).collect();
+        if views.is_empty() {
+            return Err(Box::new(self.no_selection()));
+        }
+        Ok(views)
+    }
+
+    fn view(&self, slot: &RenditionSlot) -> Option<RenditionView> {
+        let r = slot.lock();
+        RenditionView::from_window(&slot.name, slot.declared_bitrate, &r.window)
+    }
+
+    fn rendition(&self, name: &str) -> Option<(Arc<RenditionSlot>, RenditionView)> {
+        let slot = self.channel.rendition(name)?.clone();
+        let view = self.view(&slot)?;
+        Some((slot, view))
+    }
+
+    /// An absolute URL of `path` on this server, as the client addressed it.
+    fn absolute_url(&self, path: &str) -> String {
+        let host = self
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+            .unwrap_or("localhost");
+        let scheme = match self
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+        {
+            Some("https") => "https",
+            _ => "http",
+        };
+        format!("{scheme}://{host}{path}")
+    }
+
+    fn no_selection(&self) -> Response {
+        if self
+            .channel
+            .renditions
+            .iter()
+            .any(|s| self.view(s).is_some())
+        {
+            plain(
+                StatusCode::NOT_FOUND,
+                "no rendition matches the package's stream selection for this request\n",
+            )
+        } else {
+            plain(StatusCode::NOT_FOUND, "channel has no media yet\n")
+        }
+    }
+}
+
+async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
+    let PackageFormat::Hls(settings) = &req.package.format else {
+        return not_found();
     };
     match resource {
         HlsResource::Multivariant => {
-            let variants: Vec<Variant> = channel
-                .renditions
-                .iter()
-                .filter_map(|slot| {
-                    let r = slot.lock();
-                    Variant::from_window(&slot.name, slot.declared_bitrate, &r.window)
-                })
-                .collect();
-            if variants.is_empty() {
-                return plain(StatusCode::NOT_FOUND, "channel has no media yet\n");
+            let views = req.selected_views();
+            if views.is_empty() {
+                return req.no_selection();
             }
-            let mut body = Vec::with_capacity(256 + 160 * variants.len());
-            if hls::write_multivariant(&package.stem, &variants, &package.settings, &mut body)
+            let variants: Vec<Variant> = views.iter().map(|(_, v)| v.variant.clone()).collect();
+            let audio = views
+                .iter()
+                .find(|(_, v)| v.track(TrackKind::Audio).is_some())
+                .map(|(_, v)| v.variant.name.as_str());
+            let mut body = Vec::with_capacity(256 + 200 * variants.len());
+            if hls::write_multivariant(&req.package.stem, &variants, audio, settings, &mut body)
                 .is_err()
             {
                 return plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n");
@@ -85,81 +226,321 @@ async fn serve_package(State(state): State<PlaybackState>, method: Method, uri: 
             ok(PLAYLIST_TYPE, MULTIVARIANT_CACHE, Bytes::from(body))
         }
         HlsResource::MediaPlaylist { rendition } => {
-            let Some(slot) = channel.rendition(&rendition) else {
-                return not_found(path);
+            let media = if settings.fmp4() {
+                PlaylistMedia::Fmp4(TrackKind::Video)
+            } else {
+                PlaylistMedia::MuxedTs
             };
-            let mut body = Vec::with_capacity(4096);
-            {
-                let r = slot.lock();
-                if r.window.segments().is_empty() {
-                    return plain(StatusCode::NOT_FOUND, "rendition has no media yet\n");
-                }
-                if hls::write_media_playlist(&r.window, &package.settings, &mut body).is_err() {
-                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n");
-                }
-            }
-            ok(PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE, Bytes::from(body))
+            media_playlist(req, settings, &rendition, media)
         }
-        HlsResource::Segment { rendition, start } => {
-            // The cache is off by default: no key is built for it then.
-            let key = state
+        HlsResource::AudioPlaylist { rendition } if settings.fmp4() => media_playlist(
+            req,
+            settings,
+            &rendition,
+            PlaylistMedia::Fmp4(TrackKind::Audio),
+        ),
+        HlsResource::AudioPlaylist { .. } => not_found(),
+        HlsResource::Segment { rendition, start } if !settings.fmp4() => {
+            let Some(slot) = req.channel.rendition(&rendition) else {
+                return not_found();
+            };
+            let segment = slot.lock().window.find_by_start(start);
+            let Some(segment) = segment else {
+                return not_found();
+            };
+            let cache_key = req
+                .state
                 .cache
                 .enabled()
-                .then(|| format!("{}\u{0}{path}", channel.config.id));
-            if let Some(bytes) = key.as_deref().and_then(|k| state.cache.get(k)) {
+                .then(|| format!("{}\u{0}{}", req.channel.config.id, req.path));
+            if let Some(bytes) = cache_key.as_deref().and_then(|k| req.state.cache.get(k)) {
                 return ok(TS_TYPE, SEGMENT_CACHE, bytes);
             }
-            let Some(slot) = channel.rendition(&rendition) else {
-                return not_found(path);
-            };
-            let (segment, reader) = {
-                let r = slot.lock();
-                let Some(segment) = r.window.find_by_start(start) else {
-                    return not_found(path);
-                };
-                (segment, r.reader())
-            };
-            let pool = state.buffers.clone();
-            let muxed = tokio::task::spawn_blocking(move || {
-                let payloads = reader
-                    .load_with(&segment, &mut || pool.take())
-                    .map_err(|e| e.to_string())?;
-                let mut out = pool.take();
-                out.reserve(segment.payload_bytes() * 11 / 10 + 4096);
-                let muxed = hls::ts_segment(&segment, &payloads, &mut out);
-                for buf in payloads.into_buffers() {
-                    pool.give(buf);
-                }
-                match muxed {
-                    Ok(()) => Ok(out),
-                    Err(e) => {
-                        pool.give(out);
-                        Err(e.to_string())
-                    }
-                }
-            })
-            .await;
-            let out = match muxed {
-                Ok(Ok(out)) => out,
-                Ok(Err(e)) => {
-                    tracing::warn!(channel = %channel.config.id, %rendition, start, error = %e, "cannot serve segment");
-                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
-                }
-                Err(e) => {
-                    tracing::error!(channel = %channel.config.id, %rendition, start, error = %e, "segment task failed");
-                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
-                }
-            };
-            if let Some(key) = key {
-                state.cache.insert(key, Bytes::copy_from_slice(&out));
-            }
-            respond(
+            let reserve = segment.payload_bytes() * 11 / 10 + 4096;
+            build_segment(
+                req,
+                slot.clone(),
+                segment,
                 TS_TYPE,
-                SEGMENT_CACHE,
-                Body::new(PooledBody::new(out, state.buffers.clone())),
+                reserve,
+                cache_key,
+                hls::ts_segment,
+            )
+            .await
+        }
+        HlsResource::Segment { .. } => not_found(),
+        HlsResource::Init {
+            rendition,
+            kind,
+            id,
+        } if settings.fmp4() => {
+            let Some((_, view)) = req.rendition(&rendition) else {
+                return not_found();
+            };
+            let track = view.segments.iter().rev().find_map(|s| {
+                cmaf::track_samples(s, kind)
+                    .map(|t| &t.track)
+                    .filter(|t| hls::init_id(t) == id)
+            });
+            match track {
+                Some(track) => init_response(track, kind, SEGMENT_CACHE),
+                None => not_found(),
+            }
+        }
+        HlsResource::Fragment {
+            rendition,
+            kind,
+            start,
+        } if settings.fmp4() => {
+            let Some(slot) = req.channel.rendition(&rendition) else {
+                return not_found();
+            };
+            let segment = slot.lock().window.find_by_start(start);
+            let Some(segment) = segment.filter(|s| cmaf::track_samples(s, kind).is_some()) else {
+                return not_found();
+            };
+            fragment_response(req, slot.clone(), segment, kind).await
+        }
+        HlsResource::Init { .. } | HlsResource::Fragment { .. } => not_found(),
+    }
+}
+
+fn media_playlist(
+    req: &Request<'_>,
+    settings: &HlsSettings,
+    rendition: &str,
+    media: PlaylistMedia,
+) -> Response {
+    let Some((_, view)) = req.rendition(rendition) else {
+        return plain(StatusCode::NOT_FOUND, "rendition has no media yet\n");
+    };
+    let mut body = Vec::with_capacity(4096);
+    if hls::write_media_playlist(&view, settings, media, &mut body).is_err() {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n");
+    }
+    ok(PLAYLIST_TYPE, LIVE_MANIFEST_CACHE, Bytes::from(body))
+}
+
+async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
+    let PackageFormat::Dash(settings) = &req.package.format else {
+        return not_found();
+    };
+    match resource {
+        DashResource::Manifest => {
+            let views = match req.manifest_views() {
+                Ok(views) => views,
+                Err(response) => return *response,
+            };
+            let utc = req.absolute_url(TIME_PATH);
+            let user_agent = req.headers.get(header::USER_AGENT);
+            let ctx = MpdContext {
+                id: &req.channel.config.id,
+                publish_time: WallClock::now(),
+                utc_timing_url: &utc,
+                base: &req.package.stem,
+                timeline_anchor: dash::needs_timeline_anchor(
+                    user_agent.and_then(|v| v.to_str().ok()),
+                ),
+            };
+            let mut body = String::with_capacity(4096);
+            if dash::write_mpd(&views, settings, &ctx, &mut body).is_err() {
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "manifest error\n");
+            }
+            let mut response = ok(MPD_TYPE, LIVE_MANIFEST_CACHE, Bytes::from(body));
+            // GStreamer gets another MPD (`dash::needs_timeline_anchor`).
+            response
+                .headers_mut()
+                .append(header::VARY, HeaderValue::from_static("user-agent"));
+            response
+        }
+        DashResource::Init {
+            representation,
+            kind,
+        } => {
+            let Some((_, view)) = req.rendition(&representation) else {
+                return not_found();
+            };
+            match view.track(kind) {
+                Some(track) => init_response(track, kind, MUTABLE_INIT_CACHE),
+                None => not_found(),
+            }
+        }
+        DashResource::Segment {
+            representation,
+            kind,
+            time,
+        } => {
+            let Some((slot, view)) = req.rendition(&representation) else {
+                return not_found();
+            };
+            let Some(segment) = dash::find_segment(&view, kind, time).cloned() else {
+                return not_found();
+            };
+            fragment_response(req, slot, segment, kind).await
+        }
+    }
+}
+
+async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
+    let PackageFormat::Mss(settings) = &req.package.format else {
+        return not_found();
+    };
+    match resource {
+        MssResource::Manifest => {
+            let views = match req.manifest_views() {
+                Ok(views) => views,
+                Err(response) => return *response,
+            };
+            let mut body = String::with_capacity(8192);
+            if mss::write_manifest(&views, settings, &mut body).is_err() {
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "manifest error\n");
+            }
+            ok(MSS_MANIFEST_TYPE, LIVE_MANIFEST_CACHE, Bytes::from(body))
+        }
+        MssResource::Fragment {
+            bitrate,
+            kind,
+            time,
+        } => {
+            // Every rendition, not only the selected ones: a player may hold an older
+            // manifest, and fragment URLs carry no query.
+            let all: Vec<(Arc<RenditionSlot>, RenditionView)> = req
+                .channel
+                .renditions
+                .iter()
+                .filter_map(|slot| req.view(slot).map(|v| (slot.clone(), v)))
+                .collect();
+            let views: Vec<RenditionView> = all.iter().map(|(_, v)| v.clone()).collect();
+            let Some((view, segment)) = mss::find_fragment(&views, bitrate, kind, time) else {
+                return not_found();
+            };
+            let Some(slot) = all
+                .iter()
+                .find(|(_, v)| v.variant.name == view.variant.name)
+                .map(|(s, _)| s.clone())
+            else {
+                return not_found();
+            };
+            // The look-ahead stops at the manifest's (delayed) live edge.
+            let following: Vec<Arc<Segment>> = mss::available_segments(&view.segments, settings)
+                .iter()
+                .filter(|s| s.start > segment.start)
+                .take(mss::LOOKAHEAD_FRAGMENT_COUNT)
+                .cloned()
+                .collect();
+            let segment = segment.clone();
+            let reserve = segment.payload_bytes() + 4096;
+            build_segment(
+                req,
+                slot,
+                segment,
+                content_type(kind),
+                reserve,
+                None,
+                move |s, b, out| mss::write_fragment(s, kind, b, &following, out),
+            )
+            .await
+        }
+    }
+}
+
+fn content_type(kind: TrackKind) -> &'static str {
+    match kind {
+        TrackKind::Video => "video/mp4",
+        TrackKind::Audio => "audio/mp4",
+    }
+}
+
+fn init_response(track: &media::TrackInfo, kind: TrackKind, cache: &'static str) -> Response {
+    let mut out = Vec::with_capacity(1024);
+    match cmaf::init_segment(track, &mut out) {
+        Ok(()) => ok(content_type(kind), cache, Bytes::from(out)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot write init segment");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot write init segment\n",
             )
         }
     }
+}
+
+async fn fragment_response(
+    req: &Request<'_>,
+    slot: Arc<RenditionSlot>,
+    segment: Arc<Segment>,
+    kind: TrackKind,
+) -> Response {
+    let reserve = segment.payload_bytes() + 4096;
+    build_segment(
+        req,
+        slot,
+        segment,
+        content_type(kind),
+        reserve,
+        None,
+        move |s, b, out| cmaf::fragment(s, kind, b, out),
+    )
+    .await
+}
+
+/// Loads `segment`'s payloads and builds a response body with `build` on the blocking pool,
+/// into a pooled buffer that the body hands back when sent.
+async fn build_segment<F>(
+    req: &Request<'_>,
+    slot: Arc<RenditionSlot>,
+    segment: Arc<Segment>,
+    content_type: &'static str,
+    reserve: usize,
+    cache_key: Option<String>,
+    build: F,
+) -> Response
+where
+    F: FnOnce(&Segment, &SegmentBytes, &mut Vec<u8>) -> Result<(), MediaError> + Send + 'static,
+{
+    let reader = slot.lock().reader();
+    let pool = req.state.buffers.clone();
+    let start = segment.start;
+    let built = tokio::task::spawn_blocking(move || {
+        let payloads = reader
+            .load_with(&segment, &mut || pool.take())
+            .map_err(|e| e.to_string())?;
+        let mut out = pool.take();
+        out.reserve(reserve);
+        let result = build(&segment, &payloads, &mut out);
+        for buf in payloads.into_buffers() {
+            pool.give(buf);
+        }
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                pool.give(out);
+                Err(e.to_string())
+            }
+        }
+    })
+    .await;
+    let channel = &req.channel.config.id;
+    let rendition = &slot.name;
+    let out = match built {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            tracing::warn!(%channel, %rendition, start, error = %e, "cannot serve segment");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
+        }
+        Err(e) => {
+            tracing::error!(%channel, %rendition, start, error = %e, "segment task failed");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
+        }
+    };
+    if let Some(key) = cache_key {
+        req.state.cache.insert(key, Bytes::copy_from_slice(&out));
+    }
+    respond(
+        content_type,
+        SEGMENT_CACHE,
+        Body::new(PooledBody::new(out, req.state.buffers.clone())),
+    )
 }
 
 fn ok(content_type: &'static str, cache: &'static str, body: Bytes) -> Response {
@@ -192,6 +573,6 @@ fn plain(status: StatusCode, message: &'static str) -> Response {
         .into_response()
 }
 
-fn not_found(_path: &str) -> Response {
+fn not_found() -> Response {
     plain(StatusCode::NOT_FOUND, "not found\n")
 }

@@ -39,7 +39,8 @@ impl PublishAuthorizer for RegistryAuthorizer {
         if !slot.try_claim() {
             return Err(Refusal::AlreadyPublishing(request.stream_name.clone()));
         }
-        slot.lock().begin_session(WallClock::now());
+        slot.lock()
+            .begin_aligned_session(WallClock::now(), channel.clock.clone());
         tracing::info!(
             channel = %channel.config.id,
             rendition = %slot.name,

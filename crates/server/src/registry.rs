@@ -5,9 +5,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use model::ChannelConfig;
+use packager::dash::DashResource;
+use packager::mss::MssResource;
 use packager::HlsResource;
 
-use crate::channel::{ChannelRuntime, HlsPackage, RenditionSlot};
+use crate::channel::{ChannelRuntime, Package, PackageFormat, RenditionSlot};
+
+/// What a playback request names within a package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Hls(HlsResource),
+    Dash(DashResource),
+    Mss(MssResource),
+}
 
 /// The live channels, indexed for ingest and playback lookups. Immutable once built; a
 /// configuration change builds a new registry.
@@ -18,8 +28,8 @@ pub struct ChannelRegistry {
     ingest: HashMap<(String, String), (usize, usize)>,
     /// Channels known but not ON, by (app_name, stream name), to refuse them clearly.
     off: HashMap<(String, String), String>,
-    /// Package directory → (channel, HLS package).
-    hls_dirs: HashMap<String, Vec<(usize, usize)>>,
+    /// Package directory → (channel, package).
+    package_dirs: HashMap<String, Vec<(usize, usize)>>,
     apps: HashMap<String, ()>,
 }
 
@@ -103,8 +113,8 @@ impl ChannelRegistry {
             self.ingest
                 .insert((runtime.config.app_name.clone(), stream), (c, r));
         }
-        for (p, pkg) in runtime.hls.iter().enumerate() {
-            self.hls_dirs
+        for (p, pkg) in runtime.packages.iter().enumerate() {
+            self.package_dirs
                 .entry(pkg.dir.clone())
                 .or_default()
                 .push((c, p));
@@ -139,18 +149,29 @@ impl ChannelRegistry {
             .contains_key(&(app.to_string(), stream.to_string()))
     }
 
-    /// The HLS package that serves `path`, and which of its resources `path` names.
-    pub fn find_hls(&self, path: &str) -> Option<(Arc<ChannelRuntime>, HlsPackage, HlsResource)> {
+    /// The package that serves `path`, and which of its resources `path` names.
+    pub fn find_package(&self, path: &str) -> Option<(Arc<ChannelRuntime>, Package, Resource)> {
         // A package resource sits at most three levels below the package directory.
         let mut end = path.len();
         for _ in 0..3 {
             end = path[..end].rfind('/')?;
-            if let Some(candidates) = self.hls_dirs.get(&path[..=end]) {
+            if let Some(candidates) = self.package_dirs.get(&path[..=end]) {
                 let rest = &path[end + 1..];
                 for &(c, p) in candidates {
                     let channel = &self.channels[c];
-                    let pkg = &channel.hls[p];
-                    if let Some(resource) = HlsResource::parse(&pkg.stem, rest) {
+                    let pkg = &channel.packages[p];
+                    let resource = match &pkg.format {
+                        PackageFormat::Hls(_) => {
+                            HlsResource::parse(&pkg.stem, rest).map(Resource::Hls)
+                        }
+                        PackageFormat::Dash(_) => {
+                            DashResource::parse(&pkg.stem, rest).map(Resource::Dash)
+                        }
+                        PackageFormat::Mss(_) => {
+                            MssResource::parse(&pkg.file, rest).map(Resource::Mss)
+                        }
+                    };
+                    if let Some(resource) = resource {
                         return Some((channel.clone(), pkg.clone(), resource));
                     }
                 }

@@ -1,0 +1,1262 @@
+//! MPEG-DASH (ISO/IEC 23009-1): a dynamic MPD over the live window, for the CMAF fragments of
+//! [`crate::cmaf`].
+//!
+//! Layout below a package's URL `DIR/STEM.mpd`:
+//! `DIR/STEM.mpd` (the MPD), `DIR/STEM/video-{rendition}/init.mp4`,
+//! `DIR/STEM/video-{rendition}/{t}.m4s` and the same with `audio-{rendition}`, where `{rendition}`
+//! is the rendition's name and `t` the fragment's decode time (`tfdt`) in its track's timescale.
+//! Names come from time, so a URL never names two different contents.
+//!
+//! Decode times are on the channel timeline, anchored to the Unix epoch, so the MPD's
+//! `availabilityStartTime` is the epoch forever and the single Period starts at 0: a segment at
+//! `t` (timescale `T`) is `t / T` seconds after 1970-01-01T00:00:00Z. The MPD only ever lists
+//! segments that exist; `$Time$` templates address them, and [`find_segment`] maps a `t` back.
+//! The one exception is an MPD for GStreamer, whose timelines start with an `S` at the epoch
+//! to work around its SegmentTimeline seek ([`needs_timeline_anchor`]).
+
+use std::fmt::{self, Display, Write};
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use media::{MediaTime, Timescale, TrackKind, WallClock};
+use segmenter::Segment;
+
+use crate::cmaf;
+use crate::view::{audio_format, RenditionView};
+
+/// `MPD@availabilityStartTime`: the channel timeline's origin.
+pub const AVAILABILITY_START_TIME: &str = "1970-01-01T00:00:00Z";
+const MPD_NAMESPACE: &str = "urn:mpeg:dash:schema:mpd:2011";
+const LIVE_PROFILE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
+const UTC_HTTP_ISO: &str = "urn:mpeg:dash:utc:http-iso:2014";
+const CHANNEL_CONFIGURATION: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+/// `@bandwidth` of the audio Representation when nothing can be measured.
+const DEFAULT_AUDIO_BANDWIDTH: u64 = 128_000;
+/// Segments listed whatever the window.
+const MIN_LISTED_SEGMENTS: usize = 3;
+const MPEG_HZ: i64 = 90_000;
+
+/// The DASH package settings that shape the MPD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DashSettings {
+    /// Target segment duration in seconds; the base of the defaults below.
+    pub segment_duration_secs: u32,
+    /// Media listed in the MPD, in seconds; at least three segments are listed (0: three).
+    pub playlist_window_secs: u32,
+    /// `MPD@suggestedPresentationDelay`; default three segment durations.
+    pub suggested_presentation_delay_secs: Option<u32>,
+    /// `MPD@minimumUpdatePeriod`; default one segment duration.
+    pub minimum_update_period_secs: Option<u32>,
+    /// `MPD@minBufferTime`; default one segment duration.
+    pub min_buffer_time_secs: Option<u32>,
+}
+
+impl DashSettings {
+    fn segment_ms(&self) -> u64 {
+        u64::from(self.segment_duration_secs.max(1)) * 1000
+    }
+
+    fn minimum_update_period_ms(&self) -> u64 {
+        self.minimum_update_period_secs
+            .map_or(self.segment_ms(), |s| u64::from(s) * 1000)
+    }
+
+    fn suggested_presentation_delay_ms(&self) -> u64 {
+        self.suggested_presentation_delay_secs
+            .map_or(3 * self.segment_ms(), |s| u64::from(s) * 1000)
+    }
+
+    fn min_buffer_time_ms(&self) -> u64 {
+        self.min_buffer_time_secs
+            .map_or(self.segment_ms(), |s| u64::from(s) * 1000)
+    }
+}
+
+/// What an MPD says that is not media: who it is and when it was made.
+#[derive(Clone, Copy, Debug)]
+pub struct MpdContext<'a> {
+    /// `MPD@id` (the channel id).
+    pub id: &'a str,
+    /// `MPD@publishTime` (now).
+    pub publish_time: WallClock,
+    /// Absolute URL of a time endpoint serving ISO 8601 UTC (`UTCTiming`, http-iso).
+    pub utc_timing_url: &'a str,
+    /// Path of the resources relative to the MPD: `STEM` for an MPD at `DIR/STEM.mpd`.
+    pub base: &'a str,
+    /// Start every SegmentTimeline with a one-tick `S` at the Period start (`t="0"`), before
+    /// the listed segments: for GStreamer only, see [`needs_timeline_anchor`].
+    pub timeline_anchor: bool,
+}
+
+/// Whether the MPD for a client sending `user_agent` gets [`MpdContext::timeline_anchor`]:
+/// GStreamer's HTTP source (`GStreamer souphttpsrc 1.22.0 libsoup/3.2.3`), which `dashdemux`
+/// and `dashdemux2` fetch MPDs and segments with.
+///
+/// Since 1.21.2, GStreamer seeks in a SegmentTimeline (`gst_mpd_client_stream_seek` in both
+/// demuxers' `gstmpdclient.c`) to the repeat `((ts - start) + first_start) / d` of the `S`
+/// whose span holds `ts`, where `first_start` is the MPD time of the timeline's first `S`. That
+/// is right only when the first `S` starts at MPD time 0. Here it starts at the window start
+/// (decades after the epoch AST), so the live start (`now - suggestedPresentationDelay`) and the
+/// seek after every MPD update land that far past the live edge, where no segment is listed,
+/// and GStreamer waits decades for it. No Period@start, presentationTimeOffset or other fixed
+/// AST helps: the error is the time from AST to the first listed segment, which grows as the
+/// window slides. An `S` at MPD time 0 in front of the listed ones removes it, and GStreamer
+/// never requests that one (it left the time-shift buffer decades ago). Other players must not
+/// get it: Shaka stretches an `S` to the next one's start, and a segment that long moves its
+/// live edge back by as much.
+pub fn needs_timeline_anchor(user_agent: Option<&str>) -> bool {
+    user_agent.is_some_and(|ua| ua.starts_with("GStreamer"))
+}
+
+/// A resource below a DASH package's directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DashResource {
+    /// `STEM.mpd`.
+    Manifest,
+    /// `STEM/{video|audio}-{representation}/init.mp4`: the CMAF header of that track of the
+    /// rendition named `representation`.
+    Init {
+        representation: String,
+        kind: TrackKind,
+    },
+    /// `STEM/{video|audio}-{representation}/{time}.m4s`: the fragment of that track of the
+    /// rendition named `representation` whose decode time is `time` (track timescale).
+    Segment {
+        representation: String,
+        kind: TrackKind,
+        time: u64,
+    },
+}
+
+impl DashResource {
+    /// Parses the part of a request path after `DIR/`, for a package whose MPD file is
+    /// `STEM.mpd`. `representation` in the result is the rendition's name (the `video-` or
+    /// `audio-` prefix of the directory is `kind`).
+    pub fn parse(stem: &str, rest: &str) -> Option<DashResource> {
+        if rest.strip_suffix(".mpd") == Some(stem) {
+            return Some(DashResource::Manifest);
+        }
+        let inner = rest.strip_prefix(stem)?.strip_prefix('/')?;
+        let (dir, file) = inner.split_once('/')?;
+        if file.contains('/') {
+            return None;
+        }
+        let (kind, name) = if let Some(name) = dir.strip_prefix("video-") {
+            (TrackKind::Video, name)
+        } else if let Some(name) = dir.strip_prefix("audio-") {
+            (TrackKind::Audio, name)
+        } else {
+            return None;
+        };
+        if name.is_empty() {
+            return None;
+        }
+        let representation = name.to_string();
+        if file == "init.mp4" {
+            return Some(DashResource::Init {
+                representation,
+                kind,
+            });
+        }
+        let digits = file.strip_suffix(".m4s")?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let time = digits.parse().ok()?;
+        Some(DashResource::Segment {
+            representation,
+            kind,
+            time,
+        })
+    }
+}
+
+/// The `Representation@id` of the `kind` track of rendition `name` (also its directory).
+fn representation_id(kind: TrackKind, name: &str) -> String {
+    match kind {
+        TrackKind::Video => format!("video-{name}"),
+        TrackKind::Audio => format!("audio-{name}"),
+    }
+}
+
+/// The segment of `view` whose `kind` track's first decode time is `time` (in the timescale of
+/// the view's current track of that kind, as the MPD lists it), by binary search.
+pub fn find_segment(view: &RenditionView, kind: TrackKind, time: u64) -> Option<&Arc<Segment>> {
+    let timescale = view.track(kind)?.timescale;
+    let target = MediaTime::new(i64::try_from(time).ok()?, timescale);
+    // Segments without that track sort by their start; the order is the same.
+    let first_time = |s: &Segment| match cmaf::track_samples(s, kind) {
+        Some(t) => t
+            .samples
+            .first()
+            .map_or(s.start_time(), |x| MediaTime::new(x.dts, t.timescale())),
+        None => s.start_time(),
+    };
+    let i = view
+        .segments
+        .partition_point(|s| first_time(s.as_ref()) < target);
+    let segment = view.segments.get(i)?;
+    let track = cmaf::track_samples(segment, kind)?;
+    let first = track.samples.first()?;
+    (track.timescale() == timescale && first.dts == target.ticks).then_some(segment)
+}
+
+/// Writes the dynamic MPD of `renditions` (in the given order; renditions without video only
+/// contribute audio).
+///
+/// Listed segments: the newest ones of the first rendition that has any which fit in
+/// `playlist_window_secs` (at least three, as HLS lists them), and of every other rendition
+/// those starting in the same time range, so all Representations cover the same time.
+/// `timeShiftBufferDepth` is the window, or the listed duration when that is longer (a window
+/// of 0, or shorter than three segments), so every listed segment is inside it.
+pub fn write_mpd(
+    renditions: &[RenditionView],
+    settings: &DashSettings,
+    ctx: &MpdContext<'_>,
+    out: &mut String,
+) -> fmt::Result {
+    let range = listed_range(renditions, settings.playlist_window_secs);
+    let listed: Vec<Vec<&Arc<Segment>>> = renditions
+        .iter()
+        .map(|r| match range {
+            Some((from, to)) => r
+                .segments
+                .iter()
+                .filter(|s| s.start >= from && s.start < to)
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
+
+    let video: Vec<Rep<'_>> = renditions
+        .iter()
+        .zip(&listed)
+        .filter_map(|(view, segments)| Rep::new(view, segments, TrackKind::Video))
+        .collect();
+    let audio: Option<Rep<'_>> = renditions
+        .iter()
+        .zip(&listed)
+        .find(|(view, _)| view.track(TrackKind::Audio).is_some())
+        .and_then(|(view, segments)| Rep::new(view, segments, TrackKind::Audio));
+
+    let listed_ms = range.map_or(0, |(from, to)| ticks_to_ms_ceil(to - from, MPEG_HZ));
+    let window_ms = u64::from(settings.playlist_window_secs) * 1000;
+    let max_segment_ms = video
+        .iter()
+        .chain(&audio)
+        .flat_map(|rep| {
+            let hz = i64::from(rep.timeline.timescale);
+            rep.timeline
+                .entries
+                .iter()
+                .map(move |e| ticks_to_ms_ceil(i64::try_from(e.d).unwrap_or(i64::MAX), hz))
+        })
+        .max();
+
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    write!(
+        out,
+        r#"<MPD xmlns="{MPD_NAMESPACE}" id="{}" profiles="{LIVE_PROFILE}" type="dynamic""#,
+        Xml(ctx.id)
+    )?;
+    write!(
+        out,
+        r#" availabilityStartTime="{AVAILABILITY_START_TIME}" publishTime="{}""#,
+        iso8601(ctx.publish_time)
+    )?;
+    write!(
+        out,
+        r#" minimumUpdatePeriod="{}" timeShiftBufferDepth="{}""#,
+        XsDuration(settings.minimum_update_period_ms()),
+        XsDuration(window_ms.max(listed_ms))
+    )?;
+    write!(
+        out,
+        r#" suggestedPresentationDelay="{}""#,
+        XsDuration(settings.suggested_presentation_delay_ms())
+    )?;
+    if let Some(ms) = max_segment_ms {
+        write!(out, r#" maxSegmentDuration="{}""#, XsDuration(ms))?;
+    }
+    writeln!(
+        out,
+        r#" minBufferTime="{}">"#,
+        XsDuration(settings.min_buffer_time_ms())
+    )?;
+    writeln!(out, r#"  <Period id="0" start="PT0S">"#)?;
+    let templates = Templates::new(ctx.base, ctx.timeline_anchor);
+    if !video.is_empty() {
+        write_video_set(&video, &templates, out)?;
+    }
+    if let Some(audio) = &audio {
+        write_audio_set(audio, &templates, out)?;
+    }
+    writeln!(out, "  </Period>")?;
+    writeln!(
+        out,
+        r#"  <UTCTiming schemeIdUri="{UTC_HTTP_ISO}" value="{}"/>"#,
+        Xml(ctx.utc_timing_url)
+    )?;
+    writeln!(out, "</MPD>")
+}
+
+/// The channel-timeline range (90 kHz, end exclusive) of the listed segments: the window of
+/// the first rendition that has segments.
+fn listed_range(renditions: &[RenditionView], window_secs: u32) -> Option<(i64, i64)> {
+    let segments = &renditions.iter().find(|r| !r.segments.is_empty())?.segments;
+    let count = window_count(segments, window_secs);
+    let first = segments.get(segments.len().checked_sub(count)?)?;
+    let last = segments.last()?;
+    Some((first.start, last.end()))
+}
+
+/// How many of the newest `segments` a live manifest lists: those that fit in the window, and
+/// at least three (or all there are). The rule of [`crate::hls::playlist_segments`].
+fn window_count(segments: &[Arc<Segment>], window_secs: u32) -> usize {
+    let limit = i64::from(window_secs) * MPEG_HZ;
+    let mut total = 0i64;
+    let mut count = 0usize;
+    for s in segments.iter().rev() {
+        if count >= MIN_LISTED_SEGMENTS && total + s.duration > limit {
+            break;
+        }
+        total += s.duration;
+        count += 1;
+    }
+    count
+}
+
+/// One `S` of a SegmentTimeline before run-length coding: a fragment's decode time and
+/// duration, in the track's timescale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    t: u64,
+    d: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Timeline {
+    timescale: u32,
+    entries: Vec<Entry>,
+}
+
+impl Timeline {
+    /// The timeline of the `kind` track of `segments`.
+    ///
+    /// `t` is the fragment's `tfdt`: its first sample's decode time, so `$Time$` names exactly
+    /// what [`find_segment`] finds. `d` is the next listed fragment's `t` minus this `t` when
+    /// the next one follows on (no discontinuity, and it starts within one sample duration of
+    /// where this fragment's samples end), so the timeline has no hairline gaps or overlaps
+    /// from audio frames that straddle a cut; otherwise (the newest segment, or before a break)
+    /// it is the sum of the fragment's sample durations, which is what its `trun` says. For
+    /// video the two agree: a segment's last frame lasts until the next segment's start.
+    ///
+    /// Segments without samples of that kind, with a negative decode time, or whose track has
+    /// another timescale than `timescale` (a reconnect with another audio rate) are left out;
+    /// the gap shows as an explicit `t` on the next `S`.
+    fn new(segments: &[&Arc<Segment>], kind: TrackKind, timescale: Timescale) -> Timeline {
+        struct Raw {
+            t: u64,
+            sum: u64,
+            longest: u64,
+            discontinuity: bool,
+        }
+        let raw: Vec<Raw> = segments
+            .iter()
+            .filter_map(|s| {
+                let track = cmaf::track_samples(s, kind)?;
+                if track.timescale() != timescale {
+                    return None;
+                }
+                let t = u64::try_from(track.samples.first()?.dts).ok()?;
+                let durations = track.samples.iter().map(|x| u64::from(x.duration));
+                Some(Raw {
+                    t,
+                    sum: durations.clone().sum(),
+                    longest: durations.max().unwrap_or(0),
+                    discontinuity: s.discontinuity,
+                })
+            })
+            .collect();
+        let entries = raw
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let follows = raw.get(i + 1).filter(|next| {
+                    !next.discontinuity
+                        && next.t > r.t
+                        && next.t.abs_diff(r.t.saturating_add(r.sum)) <= r.longest
+                });
+                let d = follows.map_or(r.sum, |next| next.t - r.t);
+                Entry {
+                    t: r.t,
+                    d: d.max(1),
+                }
+            })
+            .collect();
+        Timeline {
+            timescale: timescale.get(),
+            entries,
+        }
+    }
+
+    /// Writes `<SegmentTimeline>`: `t` on the first `S` and wherever the timeline jumps, `r`
+    /// for runs of contiguous segments of equal duration; with `anchor`, first a one-tick `S`
+    /// at the Period start ([`MpdContext::timeline_anchor`]).
+    fn write(&self, anchor: bool, indent: &str, out: &mut String) -> fmt::Result {
+        writeln!(out, "{indent}<SegmentTimeline>")?;
+        if anchor {
+            writeln!(out, r#"{indent}  <S t="0" d="1"/>"#)?;
+        }
+        let mut expected: Option<u64> = anchor.then_some(1);
+        let mut i = 0;
+        while let Some(first) = self.entries.get(i) {
+            let mut repeats = 0usize;
+            let mut end = first.t.saturating_add(first.d);
+            while let Some(next) = self.entries.get(i + repeats + 1) {
+                if next.t != end || next.d != first.d {
+                    break;
+                }
+                repeats += 1;
+                end = end.saturating_add(first.d);
+            }
+            write!(out, "{indent}  <S")?;
+            if expected != Some(first.t) {
+                write!(out, r#" t="{}""#, first.t)?;
+            }
+            write!(out, r#" d="{}""#, first.d)?;
+            if repeats > 0 {
+                write!(out, r#" r="{repeats}""#)?;
+            }
+            writeln!(out, "/>")?;
+            expected = Some(end);
+            i += repeats + 1;
+        }
+        writeln!(out, "{indent}</SegmentTimeline>")
+    }
+}
+
+/// One Representation: a track of a rendition and its listed fragments.
+struct Rep<'a> {
+    view: &'a RenditionView,
+    id: String,
+    timeline: Timeline,
+}
+
+impl<'a> Rep<'a> {
+    /// The `kind` Representation of `view`, or `None` if it has no such track or no listed
+    /// fragment of it.
+    fn new(view: &'a RenditionView, segments: &[&Arc<Segment>], kind: TrackKind) -> Option<Self> {
+        let track = view.track(kind)?;
+        let timeline = Timeline::new(segments, kind, track.timescale);
+        if timeline.entries.is_empty() {
+            return None;
+        }
+        Some(Rep {
+            view,
+            id: representation_id(kind, &view.variant.name),
+            timeline,
+        })
+    }
+}
+
+/// `SegmentTemplate@initialization` and `@media`, and whether timelines are anchored.
+struct Templates {
+    initialization: String,
+    media: String,
+    anchor: bool,
+}
+
+impl Templates {
+    fn new(base: &str, anchor: bool) -> Templates {
+        // `$` is the template escape; `$$` stands for a literal one.
+        let base = base.trim_end_matches('/').replace('$', "$$");
+        let prefix = if base.is_empty() {
+            String::new()
+        } else {
+            format!("{base}/")
+        };
+        Templates {
+            initialization: format!("{prefix}$RepresentationID$/init.mp4"),
+            media: format!("{prefix}$RepresentationID$/$Time$.m4s"),
+            anchor,
+        }
+    }
+
+    fn write(&self, timeline: &Timeline, indent: &str, out: &mut String) -> fmt::Result {
+        writeln!(
+            out,
+            r#"{indent}<SegmentTemplate timescale="{}" initialization="{}" media="{}">"#,
+            timeline.timescale,
+            Xml(&self.initialization),
+            Xml(&self.media)
+        )?;
+        timeline.write(self.anchor, &format!("{indent}  "), out)?;
+        writeln!(out, "{indent}</SegmentTemplate>")
+    }
+}
+
+/// The video AdaptationSet: one SegmentTemplate for all when every Representation lists the
+/// same fragments (`segmentAlignment`), else one per Representation.
+fn write_video_set(reps: &[Rep<'_>], templates: &Templates, out: &mut String) -> fmt::Result {
+    let shared = match reps {
+        [first, rest @ ..] if rest.iter().all(|r| r.timeline == first.timeline) => {
+            Some(&first.timeline)
+        }
+        _ => None,
+    };
+    write!(
+        out,
+        r#"    <AdaptationSet id="0" contentType="video" mimeType="video/mp4""#
+    )?;
+    if shared.is_some() {
+        write!(out, r#" segmentAlignment="true""#)?;
+    }
+    write!(out, r#" startWithSAP="1""#)?;
+    let sizes: Vec<(u32, u32)> = reps
+        .iter()
+        .filter_map(|r| Some((r.view.variant.width?, r.view.variant.height?)))
+        .collect();
+    if let Some(w) = sizes.iter().map(|s| s.0).max() {
+        write!(out, r#" maxWidth="{w}""#)?;
+    }
+    if let Some(h) = sizes.iter().map(|s| s.1).max() {
+        write!(out, r#" maxHeight="{h}""#)?;
+    }
+    let ratios: Vec<(u32, u32)> = sizes
+        .iter()
+        .filter(|(w, h)| *w > 0 && *h > 0)
+        .map(|&(w, h)| (w / gcd(w, h), h / gcd(w, h)))
+        .collect();
+    if let [first, rest @ ..] = ratios.as_slice() {
+        if rest.iter().all(|r| r == first) {
+            write!(out, r#" par="{}:{}""#, first.0, first.1)?;
+        }
+    }
+    writeln!(out, ">")?;
+    if let Some(timeline) = shared {
+        templates.write(timeline, "      ", out)?;
+    }
+    for rep in reps {
+        let v = &rep.view.variant;
+        write!(
+            out,
+            r#"      <Representation id="{}" bandwidth="{}""#,
+            Xml(&rep.id),
+            v.bandwidth
+        )?;
+        if let (Some(w), Some(h)) = (v.width, v.height) {
+            write!(out, r#" width="{w}" height="{h}""#)?;
+        }
+        if let Some(codecs) = rep.view.codec_string(TrackKind::Video) {
+            write!(out, r#" codecs="{}""#, Xml(&codecs))?;
+        }
+        if let Some(rate) = v.frame_rate.and_then(frame_rate) {
+            write!(out, r#" frameRate="{rate}""#)?;
+        }
+        write!(out, r#" sar="1:1""#)?;
+        if shared.is_some() {
+            writeln!(out, "/>")?;
+        } else {
+            writeln!(out, ">")?;
+            templates.write(&rep.timeline, "        ", out)?;
+            writeln!(out, "      </Representation>")?;
+        }
+    }
+    writeln!(out, "    </AdaptationSet>")
+}
+
+/// The audio AdaptationSet: the audio of one rendition.
+fn write_audio_set(rep: &Rep<'_>, templates: &Templates, out: &mut String) -> fmt::Result {
+    writeln!(
+        out,
+        r#"    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" startWithSAP="1">"#
+    )?;
+    templates.write(&rep.timeline, "      ", out)?;
+    write!(
+        out,
+        r#"      <Representation id="{}" bandwidth="{}""#,
+        Xml(&rep.id),
+        audio_bandwidth(rep)
+    )?;
+    if let Some(codecs) = rep.view.codec_string(TrackKind::Audio) {
+        write!(out, r#" codecs="{}""#, Xml(&codecs))?;
+    }
+    let format = rep
+        .view
+        .track(TrackKind::Audio)
+        .and_then(|t| audio_format(t));
+    match format {
+        Some((rate, channels)) => {
+            writeln!(out, r#" audioSamplingRate="{rate}">"#)?;
+            writeln!(
+                out,
+                r#"        <AudioChannelConfiguration schemeIdUri="{CHANNEL_CONFIGURATION}" value="{channels}"/>"#
+            )?;
+            writeln!(out, "      </Representation>")?;
+        }
+        None => writeln!(out, "/>")?,
+    }
+    writeln!(out, "    </AdaptationSet>")
+}
+
+/// Bits per second of audio payload over the listed fragments, or
+/// [`DEFAULT_AUDIO_BANDWIDTH`] when there is nothing to measure.
+fn audio_bandwidth(rep: &Rep<'_>) -> u64 {
+    let firsts: Vec<u64> = rep.timeline.entries.iter().map(|e| e.t).collect();
+    let bytes: usize = rep
+        .view
+        .segments
+        .iter()
+        .filter_map(|s| cmaf::track_samples(s, TrackKind::Audio))
+        .filter(|t| t.timescale().get() == rep.timeline.timescale)
+        .filter(|t| {
+            t.samples
+                .first()
+                .and_then(|x| u64::try_from(x.dts).ok())
+                .is_some_and(|dts| firsts.binary_search(&dts).is_ok())
+        })
+        .map(|t| t.payload_bytes())
+        .sum();
+    let ticks: u64 = rep.timeline.entries.iter().map(|e| e.d).sum();
+    if bytes == 0 || ticks == 0 {
+        return DEFAULT_AUDIO_BANDWIDTH;
+    }
+    let bits_per_sec = bytes as f64 * 8.0 * f64::from(rep.timeline.timescale) / ticks as f64;
+    bits_per_sec.round() as u64
+}
+
+/// `@frameRate` (xs:FrameRateType): an integer, an NTSC `N/1001`, or thousandths reduced.
+fn frame_rate(rate: f64) -> Option<String> {
+    if !rate.is_finite() || rate <= 0.0 || rate > 1_000_000.0 {
+        return None;
+    }
+    const EPSILON: f64 = 0.0005;
+    let whole = rate.round();
+    if (rate - whole).abs() < EPSILON {
+        return Some(format!("{}", whole as u64));
+    }
+    let ntsc = (rate * 1.001).round();
+    if (ntsc * 1000.0 / 1001.0 - rate).abs() < EPSILON {
+        return Some(format!("{}/1001", ntsc as u64 * 1000));
+    }
+    let milli = (rate * 1000.0).round() as u64;
+    let g = gcd_u64(milli, 1000);
+    Some(format!("{}/{}", milli / g, 1000 / g))
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a.max(1)
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn gcd_u64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a.max(1)
+    } else {
+        gcd_u64(b, a % b)
+    }
+}
+
+/// `ticks / hz` in whole milliseconds, rounded up (0 for non-positive).
+fn ticks_to_ms_ceil(ticks: i64, hz: i64) -> u64 {
+    if ticks <= 0 || hz <= 0 {
+        return 0;
+    }
+    let ms = (i128::from(ticks) * 1000 + i128::from(hz) - 1) / i128::from(hz);
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+/// An ISO 8601 UTC time with milliseconds (`2023-11-14T22:13:32.500Z`).
+fn iso8601(at: WallClock) -> String {
+    DateTime::<Utc>::from_timestamp_millis(at.unix_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// An xs:duration of milliseconds: `PT6S`, `PT2.005S`.
+struct XsDuration(u64);
+
+impl Display for XsDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (secs, ms) = (self.0 / 1000, self.0 % 1000);
+        if ms == 0 {
+            write!(f, "PT{secs}S")
+        } else {
+            let frac = format!("{ms:03}");
+            write!(f, "PT{secs}.{}S", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+/// Text escaped for an XML attribute value.
+struct Xml<'a>(&'a str);
+
+impl Display for Xml<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+            f.write_str(&rest[..i])?;
+            let entity = match rest.as_bytes()[i] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&apos;",
+            };
+            f.write_str(entity)?;
+            rest = &rest[i + 1..];
+        }
+        f.write_str(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    const GOLDEN: &str = include_str!("golden/dash_two_renditions.mpd");
+    const GOLDEN_PATH: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/golden/dash_two_renditions.mpd"
+    );
+
+    fn settings(window: u32) -> DashSettings {
+        DashSettings {
+            segment_duration_secs: 2,
+            playlist_window_secs: window,
+            suggested_presentation_delay_secs: None,
+            minimum_update_period_secs: None,
+            min_buffer_time_secs: None,
+        }
+    }
+
+    fn ctx() -> MpdContext<'static> {
+        MpdContext {
+            id: "demo",
+            publish_time: WallClock::from_unix_ms(testing::SESSION_START_MS + 12_500),
+            utc_timing_url: "http://127.0.0.1:8080/time",
+            base: "manifest",
+            timeline_anchor: false,
+        }
+    }
+
+    fn mpd(renditions: &[RenditionView], settings: &DashSettings) -> String {
+        let mut out = String::new();
+        write_mpd(renditions, settings, &ctx(), &mut out).expect("write MPD");
+        out
+    }
+
+    fn parse(xml: &str) -> dash_mpd_core::MPD {
+        dash_mpd_core::parse(xml).expect("MPD parses")
+    }
+
+    /// The (t, d) of every segment an `S` list describes, checking that explicit `t`s never
+    /// leave a gap or overlap.
+    fn expand(timeline: &dash_mpd_core::SegmentTimeline) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut next: Option<u64> = None;
+        for s in &timeline.segments {
+            let mut t = match (s.t, next) {
+                (Some(t), Some(n)) => {
+                    assert_eq!(t, n, "timeline jumps at {s:?}");
+                    t
+                }
+                (Some(t), None) => t,
+                (None, Some(n)) => n,
+                (None, None) => panic!("first S has no t"),
+            };
+            let repeats = s.r.unwrap_or(0);
+            assert!(repeats >= 0, "negative r");
+            for _ in 0..=repeats {
+                out.push((t, s.d));
+                t += s.d;
+            }
+            next = Some(t);
+        }
+        out
+    }
+
+    /// A copy of `view` whose media is `ms` later on the channel timeline.
+    fn shifted(view: &RenditionView, ms: i64) -> RenditionView {
+        let segments = view
+            .segments
+            .iter()
+            .map(|s| {
+                let mut s = Segment::clone(s);
+                s.start += ms * 90;
+                for track in s.video.iter_mut().chain(s.audio.iter_mut()) {
+                    let by = ms * i64::from(track.timescale().get()) / 1000;
+                    for sample in &mut track.samples {
+                        sample.dts += by;
+                    }
+                }
+                Arc::new(s)
+            })
+            .collect();
+        RenditionView {
+            variant: view.variant.clone(),
+            segments,
+        }
+    }
+
+    #[test]
+    fn golden_two_renditions() {
+        let out = mpd(&testing::two_renditions(), &settings(6));
+        if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+            std::fs::write(GOLDEN_PATH, &out).expect("write golden file");
+            return;
+        }
+        assert_eq!(
+            out, GOLDEN,
+            "MPD differs from {GOLDEN_PATH}; rerun with UPDATE_GOLDEN=1 if intended"
+        );
+    }
+
+    #[test]
+    fn parses_back() {
+        let renditions = testing::two_renditions();
+        let xml = mpd(&renditions, &settings(6));
+        let m = parse(&xml);
+        assert_eq!(m.mpdtype.as_deref(), Some("dynamic"));
+        assert_eq!(m.id.as_deref(), Some("demo"));
+        assert_eq!(m.profiles.as_deref(), Some(LIVE_PROFILE));
+        assert_eq!(
+            m.availabilityStartTime.map(|t| t.timestamp_millis()),
+            Some(0)
+        );
+        assert_eq!(
+            m.publishTime.map(|t| t.timestamp_millis()),
+            Some(testing::SESSION_START_MS + 12_500)
+        );
+        let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64());
+        assert_eq!(secs(m.timeShiftBufferDepth), Some(6.0));
+        assert_eq!(secs(m.minimumUpdatePeriod), Some(2.0));
+        assert_eq!(secs(m.minBufferTime), Some(2.0));
+        assert_eq!(secs(m.suggestedPresentationDelay), Some(6.0));
+        let max_segment = secs(m.maxSegmentDuration).expect("maxSegmentDuration");
+        assert!((2.0..2.1).contains(&max_segment), "{max_segment}");
+        assert_eq!(m.UTCTiming.len(), 1);
+        assert_eq!(m.UTCTiming[0].schemeIdUri, UTC_HTTP_ISO);
+        assert_eq!(
+            m.UTCTiming[0].value.as_deref(),
+            Some("http://127.0.0.1:8080/time")
+        );
+
+        assert_eq!(m.periods.len(), 1);
+        let period = &m.periods[0];
+        assert_eq!(period.id.as_deref(), Some("0"));
+        assert_eq!(period.start, Some(std::time::Duration::ZERO));
+        assert_eq!(period.adaptations.len(), 2);
+
+        let video = &period.adaptations[0];
+        assert_eq!(video.contentType.as_deref(), Some("video"));
+        assert_eq!(video.mimeType.as_deref(), Some("video/mp4"));
+        assert_eq!(video.segmentAlignment, Some(true));
+        assert_eq!(video.startWithSAP, Some(1));
+        assert_eq!(video.maxWidth, Some(320));
+        assert_eq!(video.par.as_deref(), Some("4:3"));
+        let reps = &video.representations;
+        assert_eq!(reps.len(), 2);
+        let ids: Vec<_> = reps.iter().map(|r| r.id.as_deref()).collect();
+        assert_eq!(ids, [Some("video-2500000"), Some("video-800000")]);
+        let bandwidths: Vec<_> = reps.iter().map(|r| r.bandwidth).collect();
+        assert_eq!(bandwidths, [Some(2_500_000), Some(800_000)]);
+        for r in reps {
+            assert_eq!(r.width, Some(320));
+            assert_eq!(r.height, Some(240));
+            assert_eq!(r.codecs.as_deref(), Some("avc1.64000D"));
+            assert_eq!(r.frameRate.as_deref(), Some("25"));
+            assert_eq!(r.sar.as_deref(), Some("1:1"));
+            assert!(r.SegmentTemplate.is_none());
+        }
+        let template = video.SegmentTemplate.as_ref().expect("shared template");
+        assert_eq!(template.timescale, Some(90_000));
+        assert_eq!(
+            template.initialization.as_deref(),
+            Some("manifest/$RepresentationID$/init.mp4")
+        );
+        assert_eq!(
+            template.media.as_deref(),
+            Some("manifest/$RepresentationID$/$Time$.m4s")
+        );
+        let timeline = template.SegmentTimeline.as_ref().expect("timeline");
+        let video_segments = expand(timeline);
+        assert_eq!(video_segments.len(), 3);
+        let newest = renditions[0].segments.iter().rev().take(3).rev();
+        for ((t, d), s) in video_segments.iter().zip(newest) {
+            assert_eq!(*t as i64, s.start);
+            assert_eq!(*d as i64, s.duration);
+        }
+
+        let audio = &period.adaptations[1];
+        assert_eq!(audio.contentType.as_deref(), Some("audio"));
+        assert_eq!(audio.mimeType.as_deref(), Some("audio/mp4"));
+        assert_eq!(audio.representations.len(), 1);
+        let rep = &audio.representations[0];
+        assert_eq!(rep.id.as_deref(), Some("audio-2500000"));
+        assert_eq!(rep.codecs.as_deref(), Some("mp4a.40.2"));
+        assert_eq!(rep.audioSamplingRate.as_deref(), Some("48000"));
+        assert_eq!(rep.AudioChannelConfiguration.len(), 1);
+        assert_eq!(rep.AudioChannelConfiguration[0].value.as_deref(), Some("2"));
+        // 1251-byte frames of 1024 samples at 48 kHz: 469125 bit/s.
+        assert_eq!(rep.bandwidth, Some(469_125));
+        let template = audio.SegmentTemplate.as_ref().expect("audio template");
+        assert_eq!(template.timescale, Some(48_000));
+        let audio_segments = expand(template.SegmentTimeline.as_ref().expect("timeline"));
+        assert_eq!(audio_segments.len(), 3);
+        // Audio covers the same time as video: the segmenter cuts audio where the keyframe
+        // is shown (80 ms after its decode time here), within an audio frame.
+        let (vt, _) = video_segments[0];
+        let (at, _) = audio_segments[0];
+        let lag = at as f64 / 48_000.0 - vt as f64 / 90_000.0;
+        assert!((0.0..0.1).contains(&lag), "{lag}");
+
+        // Every URL the timelines name resolves to a stored fragment.
+        for (kind, name, segments) in [
+            (TrackKind::Video, "2500000", &video_segments),
+            (TrackKind::Video, "800000", &video_segments),
+            (TrackKind::Audio, "2500000", &audio_segments),
+        ] {
+            let view = renditions
+                .iter()
+                .find(|r| r.variant.name == name)
+                .expect("rendition");
+            for (t, _) in segments {
+                let url = format!("manifest/{}/{t}.m4s", representation_id(kind, name));
+                let Some(DashResource::Segment {
+                    representation,
+                    kind: k,
+                    time,
+                }) = DashResource::parse("manifest", &url)
+                else {
+                    panic!("{url} does not parse");
+                };
+                assert_eq!((representation.as_str(), k, time), (name, kind, *t));
+                assert!(find_segment(view, kind, time).is_some(), "{url}");
+            }
+        }
+    }
+
+    #[test]
+    fn misaligned_renditions_get_their_own_templates() {
+        let mut renditions = testing::two_renditions();
+        renditions[1] = shifted(&renditions[1], 500);
+        let xml = mpd(&renditions, &settings(6));
+        let m = parse(&xml);
+        let video = &m.periods[0].adaptations[0];
+        assert_eq!(video.segmentAlignment, None);
+        assert!(video.SegmentTemplate.is_none());
+        let timelines: Vec<Vec<(u64, u64)>> = video
+            .representations
+            .iter()
+            .map(|r| {
+                let template = r.SegmentTemplate.as_ref().expect("own template");
+                assert_eq!(template.timescale, Some(90_000));
+                expand(template.SegmentTimeline.as_ref().expect("timeline"))
+            })
+            .collect();
+        assert_eq!(timelines.len(), 2);
+        assert_eq!(timelines[0].len(), 3);
+        assert_eq!(timelines[1].len(), 3);
+        for (a, b) in timelines[0].iter().zip(&timelines[1]) {
+            assert_eq!(a.0 + 45_000, b.0);
+        }
+        // Audio still comes from the first rendition, with one shared template.
+        let audio = &m.periods[0].adaptations[1];
+        assert_eq!(
+            audio.representations[0].id.as_deref(),
+            Some("audio-2500000")
+        );
+        assert!(audio.SegmentTemplate.is_some());
+    }
+
+    #[test]
+    fn window_lists_the_newest_segments() {
+        let view = testing::rendition("1000000", 1_000_000, 60, 2);
+        assert!(view.segments.len() >= 29);
+        let m = parse(&mpd(std::slice::from_ref(&view), &settings(10)));
+        assert_eq!(
+            m.timeShiftBufferDepth,
+            Some(std::time::Duration::from_secs(10))
+        );
+        let video = &m.periods[0].adaptations[0];
+        let template = video.SegmentTemplate.as_ref().expect("template");
+        let listed = expand(template.SegmentTimeline.as_ref().expect("timeline"));
+        assert_eq!(listed.len(), 5);
+        let newest: Vec<i64> = view
+            .segments
+            .iter()
+            .rev()
+            .take(5)
+            .map(|s| s.start)
+            .collect();
+        let starts: Vec<i64> = listed.iter().rev().map(|(t, _)| *t as i64).collect();
+        assert_eq!(starts, newest);
+        let audio = &m.periods[0].adaptations[1];
+        let template = audio.SegmentTemplate.as_ref().expect("template");
+        assert_eq!(
+            expand(template.SegmentTimeline.as_ref().expect("timeline")).len(),
+            5
+        );
+
+        // A window of 0 lists three segments, and says how long they are.
+        let m = parse(&mpd(std::slice::from_ref(&view), &settings(0)));
+        assert_eq!(
+            m.timeShiftBufferDepth,
+            Some(std::time::Duration::from_secs(6))
+        );
+        let video = &m.periods[0].adaptations[0];
+        let template = video.SegmentTemplate.as_ref().expect("template");
+        assert_eq!(
+            expand(template.SegmentTimeline.as_ref().expect("timeline")).len(),
+            3
+        );
+    }
+
+    #[test]
+    fn settings_and_context_are_written() {
+        let settings = DashSettings {
+            segment_duration_secs: 4,
+            playlist_window_secs: 30,
+            suggested_presentation_delay_secs: Some(9),
+            minimum_update_period_secs: Some(1),
+            min_buffer_time_secs: Some(3),
+        };
+        let context = MpdContext {
+            id: "a&b\"<c>",
+            publish_time: WallClock::from_unix_ms(1_500),
+            utc_timing_url: "http://h/time?a=1&b=2",
+            base: "x$y",
+            timeline_anchor: false,
+        };
+        let mut out = String::new();
+        write_mpd(&testing::two_renditions(), &settings, &context, &mut out).expect("write");
+        assert!(out.contains(r#"id="a&amp;b&quot;&lt;c&gt;""#), "{out}");
+        assert!(
+            out.contains(r#"value="http://h/time?a=1&amp;b=2""#),
+            "{out}"
+        );
+        assert!(out.contains(r#"publishTime="1970-01-01T00:00:01.500Z""#));
+        let m = parse(&out);
+        assert_eq!(m.id.as_deref(), Some("a&b\"<c>"));
+        let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs());
+        assert_eq!(secs(m.suggestedPresentationDelay), Some(9));
+        assert_eq!(secs(m.minimumUpdatePeriod), Some(1));
+        assert_eq!(secs(m.minBufferTime), Some(3));
+        assert_eq!(secs(m.timeShiftBufferDepth), Some(30));
+        let template = m.periods[0].adaptations[0]
+            .SegmentTemplate
+            .as_ref()
+            .expect("template");
+        assert_eq!(
+            template.media.as_deref(),
+            Some("x$$y/$RepresentationID$/$Time$.m4s")
+        );
+    }
+
+    #[test]
+    fn parse_resources() {
+        use DashResource::{Init, Manifest, Segment as Seg};
+        let video = |name: &str| Init {
+            representation: name.into(),
+            kind: TrackKind::Video,
+        };
+        let cases: &[(&str, Option<DashResource>)] = &[
+            ("manifest.mpd", Some(Manifest)),
+            ("manifest/video-2500000/init.mp4", Some(video("2500000"))),
+            (
+                "manifest/audio-800000/init.mp4",
+                Some(Init {
+                    representation: "800000".into(),
+                    kind: TrackKind::Audio,
+                }),
+            ),
+            (
+                "manifest/video-2500000/153000000000000.m4s",
+                Some(Seg {
+                    representation: "2500000".into(),
+                    kind: TrackKind::Video,
+                    time: 153_000_000_000_000,
+                }),
+            ),
+            (
+                "manifest/audio-2500000/0.m4s",
+                Some(Seg {
+                    representation: "2500000".into(),
+                    kind: TrackKind::Audio,
+                    time: 0,
+                }),
+            ),
+            ("other.mpd", None),
+            ("manifest.m3u8", None),
+            ("manifest.mpd/x", None),
+            ("manifest", None),
+            ("manifest/", None),
+            ("manifest/video-2500000", None),
+            ("manifest/video-2500000/", None),
+            ("manifest/video-/init.mp4", None),
+            ("manifest/audio-/1.m4s", None),
+            ("manifest/2500000/init.mp4", None),
+            ("manifest/text-2500000/init.mp4", None),
+            ("manifest//video-2500000/init.mp4", None),
+            ("manifest/video-2500000/init.mp4/", None),
+            ("manifest/video-2500000/x/1.m4s", None),
+            ("manifest/video-2500000/1.m4s/", None),
+            ("manifest/video-2500000/.m4s", None),
+            ("manifest/video-2500000/-1.m4s", None),
+            ("manifest/video-2500000/+1.m4s", None),
+            ("manifest/video-2500000/1a.m4s", None),
+            ("manifest/video-2500000/1.ts", None),
+            ("manifest/video-2500000/1.M4S", None),
+            ("manifest/video-2500000/99999999999999999999.m4s", None),
+            ("other/video-2500000/1.m4s", None),
+            ("manifestx/video-2500000/1.m4s", None),
+            ("/manifest/video-2500000/1.m4s", None),
+        ];
+        for (rest, want) in cases {
+            assert_eq!(&DashResource::parse("manifest", rest), want, "{rest}");
+        }
+    }
+
+    #[test]
+    fn find_segment_by_decode_time() {
+        let view = testing::rendition("2500000", 2_500_000, 12, 2);
+        assert!(view.segments.len() >= 5);
+        for s in &view.segments {
+            for kind in [TrackKind::Video, TrackKind::Audio] {
+                let track = cmaf::track_samples(s, kind).expect("track");
+                let t = u64::try_from(track.samples[0].dts).expect("positive");
+                let found = find_segment(&view, kind, t).expect("found");
+                assert_eq!(found.sequence, s.sequence);
+                assert!(find_segment(&view, kind, t + 1).is_none());
+                assert!(find_segment(&view, kind, t - 1).is_none());
+            }
+        }
+        let first = view.segments[0].start as u64;
+        let last = view.segments[view.segments.len() - 1].end() as u64;
+        assert!(find_segment(&view, TrackKind::Video, 0).is_none());
+        assert!(find_segment(&view, TrackKind::Video, first - 90_000).is_none());
+        assert!(find_segment(&view, TrackKind::Video, last).is_none());
+        assert!(find_segment(&view, TrackKind::Video, u64::MAX).is_none());
+    }
+
+    #[test]
+    fn durations_and_frame_rates() {
+        assert_eq!(XsDuration(0).to_string(), "PT0S");
+        assert_eq!(XsDuration(6000).to_string(), "PT6S");
+        assert_eq!(XsDuration(2005).to_string(), "PT2.005S");
+        assert_eq!(XsDuration(2500).to_string(), "PT2.5S");
+        assert_eq!(frame_rate(25.0).as_deref(), Some("25"));
+        assert_eq!(frame_rate(29.97).as_deref(), Some("30000/1001"));
+        assert_eq!(frame_rate(23.976).as_deref(), Some("24000/1001"));
+        assert_eq!(frame_rate(59.94).as_deref(), Some("60000/1001"));
+        assert_eq!(frame_rate(12.5).as_deref(), Some("25/2"));
+        assert_eq!(frame_rate(0.0), None);
+        assert_eq!(frame_rate(f64::NAN), None);
+    }
+
+    #[test]
+    fn empty_channel_still_writes_an_mpd() {
+        let m = parse(&mpd(&[], &settings(6)));
+        assert_eq!(m.mpdtype.as_deref(), Some("dynamic"));
+        assert_eq!(m.periods.len(), 1);
+        assert!(m.periods[0].adaptations.is_empty());
+    }
+
+    #[test]
+    fn only_gstreamer_gets_the_timeline_anchor() {
+        for (ua, want) in [
+            (Some("GStreamer souphttpsrc 1.22.0 libsoup/3.2.3"), true),
+            (Some("GStreamer souphttpsrc 1.18.4 libsoup/2.72.0"), true),
+            (Some("Lavf/59.27.100"), false),
+            (
+                Some("Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0"),
+                false,
+            ),
+            (Some(""), false),
+            (None, false),
+        ] {
+            assert_eq!(needs_timeline_anchor(ua), want, "{ua:?}");
+        }
+    }
+
+    /// Where GStreamer's SegmentTimeline seek (1.21.2 and later) goes for MPD time `ts_ns`: the
+    /// `$Time$` of the segment it requests next. Its model of the timeline: one entry per `S`,
+    /// starting at `t` (kept from the previous entry when `t` is absent or 0) in nanoseconds,
+    /// and the repeat `((ts - start) + first_start) / d` of the first entry ending after `ts`.
+    fn gstreamer_seek(timeline: &dash_mpd_core::SegmentTimeline, hz: u64, ts_ns: u64) -> u64 {
+        let ns = |ticks: u64| (u128::from(ticks) * 1_000_000_000 / u128::from(hz)) as u64;
+        let (mut t, mut start) = (0u64, 0u64);
+        let mut entries = Vec::new();
+        for s in &timeline.segments {
+            if let Some(at) = s.t.filter(|&at| at > 0) {
+                (t, start) = (at, ns(at));
+            }
+            let repeats = u64::try_from(s.r.unwrap_or(0)).expect("r >= 0");
+            entries.push((t, s.d, start, ns(s.d), repeats));
+            t += s.d * (repeats + 1);
+            start += ns(s.d) * (repeats + 1);
+        }
+        let first_start = entries[0].2;
+        let (t, d, start, d_ns, _) = *entries
+            .iter()
+            .find(|(_, _, start, d_ns, repeats)| ts_ns < start + d_ns * (repeats + 1))
+            .expect("ts before the end");
+        let repeat = ts_ns.wrapping_sub(start).wrapping_add(first_start) / d_ns;
+        t.wrapping_add(d.wrapping_mul(repeat))
+    }
+
+    #[test]
+    fn timeline_anchor_lets_gstreamer_find_the_listed_segments() {
+        let renditions = testing::two_renditions();
+        let plain = parse(&mpd(&renditions, &settings(6)));
+        let mut out = String::new();
+        let ctx = MpdContext {
+            timeline_anchor: true,
+            ..ctx()
+        };
+        write_mpd(&renditions, &settings(6), &ctx, &mut out).expect("write");
+        let anchored = parse(&out);
+        assert_eq!(
+            out.matches(r#"<S t="0" d="1"/>"#).count(),
+            2,
+            "one anchor per timeline: {out}"
+        );
+        for i in 0..2 {
+            let template = |m: &dash_mpd_core::MPD| {
+                m.periods[0].adaptations[i]
+                    .SegmentTemplate
+                    .clone()
+                    .expect("template")
+            };
+            let (plain, anchored) = (template(&plain), template(&anchored));
+            let hz = plain.timescale.expect("timescale");
+            let plain = plain.SegmentTimeline.expect("timeline");
+            let anchored = anchored.SegmentTimeline.expect("timeline");
+            let (anchor, rest) = anchored.segments.split_first().expect("anchor");
+            assert_eq!((anchor.t, anchor.d, anchor.r), (Some(0), 1, None));
+            // The listed segments follow unchanged, with their first t explicit.
+            assert_eq!(rest.len(), plain.segments.len());
+            assert_eq!(expand(&plain), {
+                let listed = dash_mpd_core::SegmentTimeline {
+                    segments: rest.to_vec(),
+                };
+                expand(&listed)
+            });
+            // A seek into the middle of each listed segment requests that segment from the
+            // anchored timeline; without the anchor it goes far past the last one.
+            let listed = expand(&plain);
+            let (last_t, last_d) = *listed.last().expect("listed");
+            for &(t, d) in &listed {
+                let ts_ns = (u128::from(t + d / 2) * 1_000_000_000 / u128::from(hz)) as u64;
+                assert_eq!(gstreamer_seek(&anchored, hz, ts_ns), t);
+                assert!(gstreamer_seek(&plain, hz, ts_ns) > last_t + last_d);
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The live client manifest (`SmoothStreamingMedia`).
+
+use std::fmt::{self, Write};
+use std::sync::Arc;
+
+use media::{AacConfig, AvcConfig, CodecConfig, TrackKind};
+use segmenter::Segment;
+
+use super::{
+    available_segments, fragment_span, kind_name, listed_count, MssSettings, Span,
+    LOOKAHEAD_FRAGMENT_COUNT, TIMESCALE,
+};
+use crate::view::RenditionView;
+
+/// The audio bitrate advertised when none can be measured.
+const DEFAULT_AUDIO_BITRATE: u64 = 128_000;
+
+/// Writes the live manifest of `renditions` (in the given order).
+///
+/// `SmoothStreamingMedia` version 2.2, TimeScale 10 MHz, `Duration="0"` and `IsLive="TRUE"`
+/// (a live presentation to dash.js, not a start-over one), `LookAheadFragmentCount="2"`,
+/// `DVRWindowLength` of the package's window (or the listed duration when the window is 0).
+///
+/// - A video StreamIndex when a rendition has H.264 video: one QualityLevel per such
+///   rendition (`Bitrate` its bandwidth, `FourCC="H264"`, `CodecPrivateData` the SPS and PPS
+///   each after a `00000001` start code, in uppercase hex) and the `c` list of the first of
+///   them. The list is shared by all quality levels; renditions whose keyframes fall
+///   elsewhere are served by nearest start ([`super::find_fragment`]).
+/// - An audio StreamIndex from the first rendition with AAC audio: one QualityLevel
+///   (`FourCC="AACL"`, `CodecPrivateData` the AudioSpecificConfig) whose `Bitrate` is the
+///   audio bitrate measured over the listed fragments, rounded to a multiple of 1000 (128000
+///   when unknown). The server ignores the bitrate in audio URLs, so this value only informs
+///   the client.
+///
+/// Listed: after [`available_segments`] (the delay), the newest segments fitting the window,
+/// at least three. Each `c` has `d`; `t` is written on the first and after any gap; `r` is
+/// not used (older GStreamer and dash.js releases ignore it).
+pub fn write_manifest(
+    renditions: &[RenditionView],
+    settings: &MssSettings,
+    out: &mut String,
+) -> fmt::Result {
+    let video: Vec<(&RenditionView, &AvcConfig)> = renditions
+        .iter()
+        .filter_map(|r| match r.track(TrackKind::Video).map(|t| &t.codec) {
+            Some(CodecConfig::Avc(avc)) => Some((r, avc)),
+            _ => None,
+        })
+        .collect();
+    let audio = renditions
+        .iter()
+        .find_map(|r| match r.track(TrackKind::Audio).map(|t| &t.codec) {
+            Some(CodecConfig::Aac(aac)) => Some((r, aac)),
+            _ => None,
+        });
+    let video_chunks = video
+        .first()
+        .map(|(r, _)| chunks(&r.segments, TrackKind::Video, settings))
+        .unwrap_or_default();
+    let audio_chunks = audio
+        .map(|(r, _)| chunks(&r.segments, TrackKind::Audio, settings))
+        .unwrap_or_default();
+
+    let listed = if video.is_empty() {
+        &audio_chunks
+    } else {
+        &video_chunks
+    };
+    let dvr_window = match settings.playlist_window_secs {
+        0 => listed.iter().map(|c| c.span.duration()).sum(),
+        secs => u64::from(secs) * TIMESCALE,
+    };
+
+    writeln!(out, r#"<?xml version="1.0" encoding="utf-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" TimeScale="{TIMESCALE}" Duration="0" IsLive="TRUE" LookAheadFragmentCount="{LOOKAHEAD_FRAGMENT_COUNT}" DVRWindowLength="{dvr_window}" CanSeek="TRUE" CanPause="TRUE">"#
+    )?;
+    if !video.is_empty() {
+        write_video(&video, &video_chunks, out)?;
+    }
+    if let Some((_, aac)) = audio {
+        write_audio(aac, &audio_chunks, out)?;
+    }
+    writeln!(out, "</SmoothStreamingMedia>")
+}
+
+/// One listed fragment.
+#[derive(Clone, Debug)]
+pub(crate) struct Chunk<'a> {
+    pub segment: &'a Arc<Segment>,
+    pub span: Span,
+}
+
+/// The fragments of `kind` a manifest lists from a rendition's segments, oldest first.
+pub(crate) fn chunks<'a>(
+    segments: &'a [Arc<Segment>],
+    kind: TrackKind,
+    settings: &MssSettings,
+) -> Vec<Chunk<'a>> {
+    let available = available_segments(segments, settings);
+    let first = available.len() - listed_count(available, settings);
+    spans(&available[first..], kind)
+}
+
+/// The fragments of `kind` of consecutive `segments`, oldest first; the last one ends at its
+/// own last sample (nothing after it is known).
+pub(crate) fn spans(segments: &[Arc<Segment>], kind: TrackKind) -> Vec<Chunk<'_>> {
+    segments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, segment)| {
+            let next = segments.get(i + 1).map(|s| s.as_ref());
+            fragment_span(segment, next, kind).map(|span| Chunk { segment, span })
+        })
+        .collect()
+}
+
+fn write_video(
+    qualities: &[(&RenditionView, &AvcConfig)],
+    chunks: &[Chunk<'_>],
+    out: &mut String,
+) -> fmt::Result {
+    let size = |(r, avc): &(&RenditionView, &AvcConfig)| {
+        let width = r.variant.width.unwrap_or(avc.info.width);
+        let height = r.variant.height.unwrap_or(avc.info.height);
+        (width, height)
+    };
+    let max_width = qualities.iter().map(|q| size(q).0).max().unwrap_or(0);
+    let max_height = qualities.iter().map(|q| size(q).1).max().unwrap_or(0);
+    writeln!(
+        out,
+        r#"  <StreamIndex Type="video" Name="video" Chunks="{}" QualityLevels="{}" Url="{}" MaxWidth="{max_width}" MaxHeight="{max_height}" DisplayWidth="{max_width}" DisplayHeight="{max_height}">"#,
+        chunks.len(),
+        qualities.len(),
+        url_template(TrackKind::Video),
+    )?;
+    for (index, quality) in qualities.iter().enumerate() {
+        let (width, height) = size(quality);
+        writeln!(
+            out,
+            r#"    <QualityLevel Index="{index}" Bitrate="{}" FourCC="H264" MaxWidth="{width}" MaxHeight="{height}" CodecPrivateData="{}" />"#,
+            quality.0.variant.bandwidth,
+            avc_private_data(quality.1),
+        )?;
+    }
+    write_chunks(chunks, out)?;
+    writeln!(out, "  </StreamIndex>")
+}
+
+fn write_audio(aac: &AacConfig, chunks: &[Chunk<'_>], out: &mut String) -> fmt::Result {
+    writeln!(
+        out,
+        r#"  <StreamIndex Type="audio" Name="audio" Chunks="{}" QualityLevels="1" Url="{}">"#,
+        chunks.len(),
+        url_template(TrackKind::Audio),
+    )?;
+    writeln!(
+        out,
+        r#"    <QualityLevel Index="0" Bitrate="{}" FourCC="AACL" SamplingRate="{}" Channels="{}" BitsPerSample="16" PacketSize="4" AudioTag="255" CodecPrivateData="{}" />"#,
+        audio_bitrate(chunks),
+        aac.sample_rate,
+        aac.channel_config,
+        hex(&aac.asc),
+    )?;
+    write_chunks(chunks, out)?;
+    writeln!(out, "  </StreamIndex>")
+}
+
+/// The `c` elements: `d` on every one, `t` on the first and wherever the previous one does
+/// not end where this one starts.
+fn write_chunks(chunks: &[Chunk<'_>], out: &mut String) -> fmt::Result {
+    let mut expected: Option<u64> = None;
+    for chunk in chunks {
+        let Span { start, .. } = chunk.span;
+        let d = chunk.span.duration();
+        if expected == Some(start) {
+            writeln!(out, r#"    <c d="{d}" />"#)?;
+        } else {
+            writeln!(out, r#"    <c t="{start}" d="{d}" />"#)?;
+        }
+        expected = Some(chunk.span.end);
+    }
+    Ok(())
+}
+
+fn url_template(kind: TrackKind) -> String {
+    format!(
+        "QualityLevels({{bitrate}})/Fragments({}={{start time}})",
+        kind_name(kind)
+    )
+}
+
+/// `00000001 SPS 00000001 PPS` in uppercase hex (every SPS, then every PPS).
+fn avc_private_data(avc: &AvcConfig) -> String {
+    avc.sps
+        .iter()
+        .chain(&avc.pps)
+        .map(|nal| format!("00000001{}", hex(nal)))
+        .collect()
+}
+
+/// The audio payload bitrate of the listed fragments, rounded to the nearest multiple of
+/// 1000 bit/s (at least 1000), or [`DEFAULT_AUDIO_BITRATE`] when nothing is listed.
+fn audio_bitrate(chunks: &[Chunk<'_>]) -> u64 {
+    let duration: u64 = chunks.iter().map(|c| c.span.duration()).sum();
+    if duration == 0 {
+        return DEFAULT_AUDIO_BITRATE;
+    }
+    let bytes: u128 = chunks
+        .iter()
+        .filter_map(|c| c.segment.audio.as_ref())
+        .map(|a| a.payload_bytes() as u128)
+        .sum();
+    let bps = bytes * 8 * u128::from(TIMESCALE) / u128::from(duration);
+    let rounded = (bps + 500) / 1000 * 1000;
+    u64::try_from(rounded.max(1000)).unwrap_or(u64::MAX)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}

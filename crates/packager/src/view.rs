@@ -1,0 +1,64 @@
+//! What one request sees of a channel: a snapshot of each rendition's segments.
+//!
+//! Manifest writers take views, not windows: the caller copies the segment list (reference
+//! counts, no media) while holding the rendition's lock and renders without it.
+
+use std::sync::Arc;
+
+use media::{CodecConfig, TrackInfo, TrackKind};
+use segmenter::{LiveWindow, Segment};
+
+use crate::variant::Variant;
+
+/// One rendition at the moment of a request.
+#[derive(Clone, Debug)]
+pub struct RenditionView {
+    /// How manifests describe it (name, bandwidth, size, codecs).
+    pub variant: Variant,
+    /// Its segments, oldest first.
+    pub segments: Vec<Arc<Segment>>,
+}
+
+impl RenditionView {
+    /// Snapshots a rendition; `None` if it holds no media yet.
+    pub fn from_window(
+        name: &str,
+        declared_bitrate: Option<u64>,
+        window: &LiveWindow,
+    ) -> Option<RenditionView> {
+        let variant = Variant::from_window(name, declared_bitrate, window)?;
+        Some(RenditionView {
+            variant,
+            segments: window.segments().iter().cloned().collect(),
+        })
+    }
+
+    /// The track of `kind` in the newest segment that has one.
+    pub fn track(&self, kind: TrackKind) -> Option<&Arc<TrackInfo>> {
+        self.segments.iter().rev().find_map(|s| match kind {
+            TrackKind::Video => s.video.as_ref().map(|t| &t.track),
+            TrackKind::Audio => s.audio.as_ref().map(|t| &t.track),
+        })
+    }
+
+    /// The RFC 6381 codec string of the track of `kind` (`avc1.64001F`, `mp4a.40.2`).
+    pub fn codec_string(&self, kind: TrackKind) -> Option<String> {
+        self.track(kind).map(|t| t.codec.codec_string())
+    }
+
+    /// The segment that starts at `start` (90 kHz channel timeline).
+    pub fn find_by_start(&self, start: i64) -> Option<&Arc<Segment>> {
+        self.segments
+            .binary_search_by_key(&start, |s| s.start)
+            .ok()
+            .and_then(|i| self.segments.get(i))
+    }
+}
+
+/// The audio sample rate and channel count of a track, when it is AAC.
+pub fn audio_format(track: &TrackInfo) -> Option<(u32, u8)> {
+    match &track.codec {
+        CodecConfig::Aac(a) => Some((a.sample_rate, a.channel_config)),
+        CodecConfig::Avc(_) => None,
+    }
+}

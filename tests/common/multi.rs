@@ -1,0 +1,72 @@
+//! Channel `multi`: two renditions fed by two real ffmpeg pushes of the fixture, with one
+//! package of each kind. Shared by the output and player tests.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use super::http::get;
+use super::{fixture_path, wait_for, TestServer, FIXTURE};
+
+pub const HIGH: u64 = 400_000;
+pub const LOW: u64 = 200_000;
+
+/// Two sources and one package of each kind, 2 s segments, 30 s windows: HLS-TS at
+/// `/live/multi/index.m3u8` (version 3), HLS-fMP4 at `/live/multi/cmaf.m3u8` (version 7), DASH
+/// at `/live/multi/manifest.mpd` (keeping only the low rendition for `?bitrate=low`) and Smooth
+/// at `/live/multi/Manifest`.
+pub fn channel() -> String {
+    format!(
+        r#"{{
+  "domain": "push.example.com", "app_name": "live", "id": "multi", "state": "ON",
+  "input": {{ "input_protocol": "RTMP_PUSH", "sources": [
+    {{"bitrate": {HIGH}, "width": 320, "height": 240}},
+    {{"bitrate": {LOW}, "width": 320, "height": 240}} ] }},
+  "record_settings": {{ "rollingbuffer_duration": 0 }},
+  "endpoints": [{{
+    "hls_package": [
+      {{ "url": "pull.example.com/live/multi/index.m3u8", "hls_version": "3",
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }},
+      {{ "url": "pull.example.com/live/multi/cmaf.m3u8", "hls_version": "7",
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }} ],
+    "dash_package": [
+      {{ "url": "pull.example.com/live/multi/manifest.mpd",
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30,
+         "stream_selection": [{{ "key": "bitrate=low", "max_bandwidth": 300000 }}] }} ],
+    "mss_package": [
+      {{ "url": "pull.example.com/live/multi/Manifest",
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }} ]
+  }}]
+}}"#
+    )
+}
+
+/// Pushes the fixture `loops` extra times (`-1`: until killed) in real time to both renditions
+/// at once, and waits until four segments are listed. The pushes die with their handles.
+pub async fn start_pushes(server: &TestServer, loops: i32) -> Vec<Child> {
+    let mut pushes = Vec::new();
+    for bitrate in [HIGH, LOW] {
+        let url = format!("rtmp://{}/live/multi_{bitrate}", server.rtmp);
+        pushes.push(
+            Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-re"])
+                .args(["-stream_loop", &loops.to_string(), "-i"])
+                .arg(fixture_path(FIXTURE))
+                .args(["-c", "copy", "-f", "flv", &url])
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let listed = wait_for(Duration::from_secs(30), || async {
+        let r = get(server.http, "/live/multi/index/200000/playlist.m3u8")
+            .await
+            .ok()?;
+        (r.status == 200 && r.text().matches("#EXTINF").count() >= 4).then_some(())
+    })
+    .await;
+    assert!(listed.is_some(), "four segments listed while pushing");
+    pushes
+}

@@ -1,0 +1,241 @@
+//! Real players: headless Chromium running hls.js and dash.js (with its MSS support) plays a
+//! live two-rendition channel, fed by two real ffmpeg pushes, for 20 s in each of HLS-TS,
+//! HLS-fMP4, DASH and Smooth Streaming.
+//!
+//! Needs `chromium` (Debian package, /usr/bin/chromium), `node`, `ffmpeg` and the players
+//! installed by `npm ci --prefix tests/players`; skipped without them unless `CI` is set.
+//! The browser side is tests/players/driver.mjs, which prints one JSON line per format.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::multi::{channel, start_pushes};
+use common::{require_tool, TestServer};
+use serde_json::Value;
+use tokio::process::Command;
+
+/// Wall time each format plays after its first `playing` event.
+const PLAY_SECONDS: f64 = 20.0;
+/// How far the playhead must move in those seconds: live playback, not stalled.
+const MIN_ADVANCE_SECONDS: f64 = 15.0;
+/// The longest stall (or freeze of the playhead) allowed after startup.
+const MAX_STALL_SECONDS: f64 = 3.0;
+/// How long a player may take from loading the page to the first `playing` event.
+const STARTUP_SECONDS: f64 = 20.0;
+
+/// (format, player in the page, path of the package on the server)
+const FORMATS: [(&str, &str, &str); 4] = [
+    ("hls-ts", "hls.js", "/live/multi/index.m3u8"),
+    ("hls-fmp4", "hls.js", "/live/multi/cmaf.m3u8"),
+    ("dash", "dash.js", "/live/multi/manifest.mpd"),
+    ("mss", "dash.js+mss", "/live/multi/Manifest"),
+];
+
+fn players_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/players")
+}
+
+/// Whether Chromium, Node, ffmpeg and the npm packages are installed; in CI anything missing
+/// fails the test instead of skipping it.
+fn players_installed(dir: &Path) -> bool {
+    for tool in ["ffmpeg", "node", "chromium"] {
+        if !require_tool(tool) {
+            return false;
+        }
+    }
+    let missing: Vec<&str> = ["hls.js", "dashjs", "playwright-core"]
+        .into_iter()
+        .filter(|p| {
+            !dir.join("node_modules")
+                .join(p)
+                .join("package.json")
+                .is_file()
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "npm packages {missing:?} are not installed in {} (run `npm ci --prefix tests/players`)",
+        dir.display()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}; they are required in CI");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+/// Runs the Node driver over every format; returns its JSON lines and its stderr.
+async fn run_driver(server: &TestServer) -> (Vec<Value>, String) {
+    let dir = players_dir();
+    // The driver's own watchdog is longer; `timeout` kills its whole process group, Chromium
+    // included, if even that hangs.
+    let limit = FORMATS.len() as f64 * (PLAY_SECONDS + STARTUP_SECONDS + 10.0) + 30.0;
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "5", &format!("{limit:.0}"), "node"])
+        .arg(dir.join("driver.mjs"))
+        .args(["--seconds", &PLAY_SECONDS.to_string()])
+        .args(["--startup-timeout", &STARTUP_SECONDS.to_string()]);
+    for (name, player, path) in FORMATS {
+        cmd.arg(format!("{name}={player}={}", server.url(path)));
+    }
+    let out = tokio::time::timeout(
+        Duration::from_secs_f64(limit + 20.0),
+        cmd.current_dir(&dir)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the player driver finishes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "the player driver failed ({}): {stderr}\nstdout: {stdout}",
+        out.status
+    );
+    let results = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (results, stderr)
+}
+
+fn num(r: &Value, key: &str) -> f64 {
+    r[key].as_f64().unwrap_or(f64::NAN)
+}
+
+/// What is wrong with one format's run, if anything.
+fn problems(r: &Value) -> Vec<String> {
+    let mut p = Vec::new();
+    if let Some(e) = r["driver_error"].as_str() {
+        p.push(format!("driver error: {e}"));
+    }
+    if r["attached"] != Value::Bool(true) {
+        p.push("the player did not attach to the video element".into());
+    }
+    if r["playing"] != Value::Bool(true) {
+        p.push(format!("no `playing` event within {STARTUP_SECONDS} s"));
+    }
+    let advanced = num(r, "advanced_s");
+    if advanced.is_nan() || advanced < MIN_ADVANCE_SECONDS {
+        p.push(format!(
+            "currentTime advanced {advanced:.2} s in {:.2} s of wall time (at least {MIN_ADVANCE_SECONDS} s expected)",
+            num(r, "wall_s")
+        ));
+    }
+    let stall = num(r, "stall_max_s");
+    if stall.is_nan() || stall > MAX_STALL_SECONDS {
+        p.push(format!(
+            "a stall of {stall:.2} s after startup ({} stalls, {:.2} s in all)",
+            r["stall_count"],
+            num(r, "stall_total_s")
+        ));
+    }
+    let frozen = num(r, "max_frozen_s");
+    if frozen.is_nan() || frozen > MAX_STALL_SECONDS {
+        p.push(format!(
+            "the playhead stood still for {frozen:.2} s after startup"
+        ));
+    }
+    if r["fatal_errors"].as_array().is_none_or(|a| !a.is_empty()) {
+        p.push(format!("fatal player errors: {}", r["fatal_errors"]));
+    }
+    if !r["media_error"].is_null() {
+        p.push(format!("media element error: {}", r["media_error"]));
+    }
+    if r["total_frames"].as_u64().unwrap_or(0) == 0 {
+        p.push("no video frames decoded".into());
+    }
+    if r["video_width"] != 320 {
+        p.push(format!("videoWidth {} (320 expected)", r["video_width"]));
+    }
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_and_dash_js_play_every_format_live() {
+    let dir = players_dir();
+    if !players_installed(&dir) {
+        return;
+    }
+    let server = TestServer::start(&[channel()]).await;
+    let mut pushes = start_pushes(&server, -1).await;
+    let (results, stderr) = run_driver(&server).await;
+    for push in &mut pushes {
+        let _ = push.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), push.wait()).await;
+    }
+    server.stop().await;
+
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["format"].as_str().unwrap_or("?"))
+        .collect();
+    let expected: Vec<&str> = FORMATS.iter().map(|f| f.0).collect();
+    assert_eq!(
+        names, expected,
+        "one result per format; driver log:\n{stderr}"
+    );
+
+    // Debian's Chromium decodes H.264 and AAC; a build without them cannot play any format.
+    if let Some(r) = results.iter().find(|r| r["h264_supported"] != true) {
+        let msg = format!(
+            "this Chromium has no H.264 in MSE (MediaSource.isTypeSupported: {}); \
+             the players cannot play Headwater's H.264/AAC streams",
+            r["codecs"]
+        );
+        if std::env::var_os("CI").is_some() {
+            panic!("{msg}");
+        }
+        eprintln!("SKIPPED: {msg}");
+        return;
+    }
+
+    let mut failures = Vec::new();
+    for r in &results {
+        println!(
+            "{:9} {:12} startup {:.2} s, advanced {:.2} s in {:.2} s, stalls {} ({:.2} s, max {:.2} s), \
+             frozen max {:.2} s, frames {} (dropped {}), {}x{}, latency {}, non-fatal errors {}",
+            r["format"].as_str().unwrap_or("?"),
+            r["player"].as_str().unwrap_or("?"),
+            num(r, "startup_s"),
+            num(r, "advanced_s"),
+            num(r, "wall_s"),
+            r["stall_count"],
+            num(r, "stall_total_s"),
+            num(r, "stall_max_s"),
+            num(r, "max_frozen_s"),
+            r["total_frames"],
+            r["dropped_frames"],
+            r["video_width"],
+            r["video_height"],
+            r["latency_s"]
+                .as_f64()
+                .map_or("n/a".to_string(), |l| format!("{l:.2} s")),
+            r["nonfatal_errors"],
+        );
+        let p = problems(r);
+        if !p.is_empty() {
+            failures.push(format!(
+                "{} ({}): {}\n  evidence: {r}",
+                r["format"],
+                r["player"],
+                p.join("; ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "players failed:\n{}\ndriver log:\n{stderr}",
+        failures.join("\n")
+    );
+}
