@@ -100,11 +100,46 @@ async fn every_format_is_read_by_ffmpeg_and_gstreamer() {
     let text = mpd.text();
     assert!(text.contains("id=\"video-400000\"") && text.contains("id=\"video-200000\""));
     assert!(text.contains("availabilityStartTime=\"1970-01-01T00:00:00Z\""));
-    let low_only = get(server.http, "/live/multi/manifest.mpd?bitrate=low")
-        .await
-        .unwrap()
-        .text();
-    assert!(!low_only.contains("id=\"video-400000\"") && low_only.contains("id=\"video-200000\""));
+    // Stream selection, in each format, with and without the key.
+    for (path, key, kept, dropped) in [
+        (
+            "/live/multi/index.m3u8",
+            "?low",
+            "index/200000/",
+            "index/400000/",
+        ),
+        (
+            "/live/multi/manifest.mpd",
+            "?bitrate=low",
+            "\"video-200000\"",
+            "\"video-400000\"",
+        ),
+        (
+            "/live/multi/Manifest",
+            "?bitrate=high",
+            "Bitrate=\"400000\"",
+            "Bitrate=\"200000\"",
+        ),
+    ] {
+        let all = get(server.http, path).await.unwrap().text();
+        assert!(all.contains(kept) && all.contains(dropped), "{path}: {all}");
+        let selected = get(server.http, &format!("{path}{key}"))
+            .await
+            .unwrap()
+            .text();
+        assert!(
+            selected.contains(kept) && !selected.contains(dropped),
+            "{path}{key}: {selected}"
+        );
+        let other = get(server.http, &format!("{path}?unrelated=1"))
+            .await
+            .unwrap()
+            .text();
+        assert!(
+            other.contains(dropped),
+            "{path}?unrelated=1 keeps every rendition"
+        );
+    }
     let (codecs, size) = common::probe::probe_url(&server.url("/live/multi/manifest.mpd")).await;
     assert!(
         codecs.iter().any(|c| c == "h264") && codecs.iter().any(|c| c == "aac"),

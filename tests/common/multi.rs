@@ -14,8 +14,9 @@ pub const LOW: u64 = 200_000;
 
 /// Two sources and one package of each kind, 2 s segments, 30 s windows: HLS-TS at
 /// `/live/multi/index.m3u8` (version 3), HLS-fMP4 at `/live/multi/cmaf.m3u8` (version 7), DASH
-/// at `/live/multi/manifest.mpd` (keeping only the low rendition for `?bitrate=low`) and Smooth
-/// at `/live/multi/Manifest`.
+/// at `/live/multi/manifest.mpd` and Smooth at `/live/multi/Manifest`. Stream selection: HLS-TS
+/// keeps only the low rendition for `?low`, DASH for `?bitrate=low`, Smooth only the high one for
+/// `?bitrate=high`.
 pub fn channel() -> String {
     format!(
         r#"{{
@@ -27,7 +28,8 @@ pub fn channel() -> String {
   "endpoints": [{{
     "hls_package": [
       {{ "url": "pull.example.com/live/multi/index.m3u8", "hls_version": "3",
-         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }},
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30,
+         "stream_selection": [{{ "key": "low", "max_bandwidth": 300000 }}] }},
       {{ "url": "pull.example.com/live/multi/cmaf.m3u8", "hls_version": "7",
          "segment_duration_seconds": 2, "playlist_window_seconds": 30 }} ],
     "dash_package": [
@@ -36,7 +38,8 @@ pub fn channel() -> String {
          "stream_selection": [{{ "key": "bitrate=low", "max_bandwidth": 300000 }}] }} ],
     "mss_package": [
       {{ "url": "pull.example.com/live/multi/Manifest",
-         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }} ]
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30,
+         "stream_selection": [{{ "key": "bitrate=high", "min_bandwidth": 300000 }}] }} ]
   }}]
 }}"#
     )
