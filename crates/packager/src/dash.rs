@@ -32,8 +32,6 @@ const UTC_HTTP_ISO: &str = "urn:mpeg:dash:utc:http-iso:2014";
 const CHANNEL_CONFIGURATION: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
 /// `@bandwidth` of the audio Representation when nothing can be measured.
 const DEFAULT_AUDIO_BANDWIDTH: u64 = 128_000;
-/// Segments listed whatever the window.
-const MIN_LISTED_SEGMENTS: usize = 3;
 const MPEG_HZ: i64 = 90_000;
 
 /// The DASH package settings that shape the MPD.
@@ -304,26 +302,10 @@ pub fn write_mpd(
 /// the first rendition that has segments.
 fn listed_range(renditions: &[RenditionView], window_secs: u32) -> Option<(i64, i64)> {
     let segments = &renditions.iter().find(|r| !r.segments.is_empty())?.segments;
-    let count = window_count(segments, window_secs);
+    let count = crate::hls::listed_count(segments, window_secs);
     let first = segments.get(segments.len().checked_sub(count)?)?;
     let last = segments.last()?;
     Some((first.start, last.end()))
-}
-
-/// How many of the newest `segments` a live manifest lists: those that fit in the window, and
-/// at least three (or all there are). The rule of [`crate::hls::playlist_segments`].
-fn window_count(segments: &[Arc<Segment>], window_secs: u32) -> usize {
-    let limit = i64::from(window_secs) * MPEG_HZ;
-    let mut total = 0i64;
-    let mut count = 0usize;
-    for s in segments.iter().rev() {
-        if count >= MIN_LISTED_SEGMENTS && total + s.duration > limit {
-            break;
-        }
-        total += s.duration;
-        count += 1;
-    }
-    count
 }
 
 /// One `S` of a SegmentTimeline before run-length coding: a fragment's decode time and

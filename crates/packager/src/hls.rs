@@ -20,7 +20,7 @@ use m3u8_rs::{
 };
 use media::ts::{write_segment, TsSample};
 use media::{CodecConfig, MediaError, MediaTime, Timescale, TrackInfo, TrackKind};
-use segmenter::{LiveWindow, Sample, Segment, SegmentBytes};
+use segmenter::{Sample, Segment, SegmentBytes};
 
 use crate::cmaf;
 use crate::variant::Variant;
@@ -222,13 +222,6 @@ pub fn write_multivariant(
         ..MasterPlaylist::default()
     };
     playlist.write_to(w)
-}
-
-/// The segments a live media playlist lists: the newest ones that fit in the window, and at
-/// least three (or all there are).
-pub fn playlist_segments(window: &LiveWindow, settings: &HlsSettings) -> usize {
-    let segments: Vec<&Segment> = window.segments().iter().map(|s| s.as_ref()).collect();
-    listed_count(&segments, settings.playlist_window_secs)
 }
 
 /// How many of the newest `segments` a live manifest with a window of `window_secs` lists:

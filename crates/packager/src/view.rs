@@ -45,14 +45,6 @@ impl RenditionView {
     pub fn codec_string(&self, kind: TrackKind) -> Option<String> {
         self.track(kind).map(|t| t.codec.codec_string())
     }
-
-    /// The segment that starts at `start` (90 kHz channel timeline).
-    pub fn find_by_start(&self, start: i64) -> Option<&Arc<Segment>> {
-        self.segments
-            .binary_search_by_key(&start, |s| s.start)
-            .ok()
-            .and_then(|i| self.segments.get(i))
-    }
 }
 
 /// The audio sample rate and channel count of a track, when it is AAC.

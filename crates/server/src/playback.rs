@@ -190,7 +190,7 @@ impl Request<'_> {
             .channel
             .renditions
             .iter()
-            .any(|s| self.view(s).is_some())
+            .any(|s| !s.lock().window.segments().is_empty())
         {
             plain(
                 StatusCode::NOT_FOUND,
@@ -404,21 +404,16 @@ async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
         } => {
             // Every rendition, not only the selected ones: a player may hold an older
             // manifest, and fragment URLs carry no query.
-            let all: Vec<(Arc<RenditionSlot>, RenditionView)> = req
+            let (slots, views): (Vec<Arc<RenditionSlot>>, Vec<RenditionView>) = req
                 .channel
                 .renditions
                 .iter()
                 .filter_map(|slot| req.view(slot).map(|v| (slot.clone(), v)))
-                .collect();
-            let views: Vec<RenditionView> = all.iter().map(|(_, v)| v.clone()).collect();
+                .unzip();
             let Some((view, segment)) = mss::find_fragment(&views, bitrate, kind, time) else {
                 return not_found();
             };
-            let Some(slot) = all
-                .iter()
-                .find(|(_, v)| v.variant.name == view.variant.name)
-                .map(|(s, _)| s.clone())
-            else {
+            let Some(slot) = slots.iter().find(|s| s.name == view.variant.name).cloned() else {
                 return not_found();
             };
             // The look-ahead stops at the manifest's (delayed) live edge.

@@ -34,7 +34,8 @@ use media::fmp4::{self, FragmentOptions, FragmentSample};
 use media::{CodecConfig, MediaError, TrackKind};
 use segmenter::{Segment, SegmentBytes, TrackSamples};
 
-use super::{fragment_span, to_mss_time, track_of, Span, LOOKAHEAD_FRAGMENT_COUNT};
+use super::{fragment_span, to_mss_time, Span, LOOKAHEAD_FRAGMENT_COUNT};
+use crate::cmaf::track_samples;
 use crate::cmaf::TRACK_ID;
 use crate::hls::sample_data;
 
@@ -76,7 +77,7 @@ pub fn write_fragment(
     following: &[std::sync::Arc<Segment>],
     out: &mut Vec<u8>,
 ) -> Result<(), MediaError> {
-    let track = track_of(segment, kind).ok_or_else(|| {
+    let track = track_samples(segment, kind).ok_or_else(|| {
         invalid(format!(
             "segment {} has no {kind:?} samples",
             segment.sequence

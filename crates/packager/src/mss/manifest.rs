@@ -7,8 +7,8 @@ use media::{AacConfig, AvcConfig, CodecConfig, TrackKind};
 use segmenter::Segment;
 
 use super::{
-    available_segments, fragment_span, kind_name, listed_count, MssSettings, Span,
-    LOOKAHEAD_FRAGMENT_COUNT, TIMESCALE,
+    available_segments, fragment_span, kind_name, MssSettings, Span, LOOKAHEAD_FRAGMENT_COUNT,
+    TIMESCALE,
 };
 use crate::view::RenditionView;
 
@@ -99,7 +99,8 @@ pub(crate) fn chunks<'a>(
     settings: &MssSettings,
 ) -> Vec<Chunk<'a>> {
     let available = available_segments(segments, settings);
-    let first = available.len() - listed_count(available, settings);
+    let first =
+        available.len() - crate::hls::listed_count(available, settings.playlist_window_secs);
     spans(&available[first..], kind)
 }
 

@@ -40,7 +40,7 @@
 use std::sync::Arc;
 
 use media::{Timescale, TrackKind};
-use segmenter::{Segment, TrackSamples};
+use segmenter::Segment;
 
 use crate::cmaf::track_samples;
 use crate::view::RenditionView;
@@ -182,14 +182,9 @@ impl Span {
     }
 }
 
-/// The samples of a segment's track of `kind`, if it has any.
-fn track_of(segment: &Segment, kind: TrackKind) -> Option<&TrackSamples> {
-    track_samples(segment, kind)
-}
-
 /// The Smooth start of `segment`'s fragment of `kind`: its first sample's decode time.
 pub(crate) fn fragment_start(segment: &Segment, kind: TrackKind) -> Option<u64> {
-    let track = track_of(segment, kind)?;
+    let track = track_samples(segment, kind)?;
     to_mss_time(track.samples.first()?.dts, track.timescale())
 }
 
@@ -203,7 +198,7 @@ pub(crate) fn fragment_span(
     next: Option<&Segment>,
     kind: TrackKind,
 ) -> Option<Span> {
-    let track = track_of(segment, kind)?;
+    let track = track_samples(segment, kind)?;
     let timescale = track.timescale();
     let (first, last) = (track.samples.first()?, track.samples.last()?);
     let before_last: i64 = track.samples[..track.samples.len() - 1]
@@ -244,12 +239,6 @@ pub fn available_segments<'a>(
     let edge = newest.end().saturating_sub(delay);
     let kept = segments.partition_point(|s| s.end() <= edge).max(1);
     &segments[..kept]
-}
-
-/// How many of the newest `segments` a manifest lists: those that fit in the window, and at
-/// least three (or all there are), as in HLS playlists.
-pub(crate) fn listed_count(segments: &[Arc<Segment>], settings: &MssSettings) -> usize {
-    crate::hls::listed_count(segments, settings.playlist_window_secs)
 }
 
 /// Locates the fragment a request names.
