@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::http::get;
-use common::multi::{channel, start_pushes};
+use common::multi::{channel, start_pushes, HIGH_SIZE, LOW_SIZE};
 use common::{require_tool, TestServer};
 use tokio::process::Command;
 
@@ -84,12 +84,17 @@ async fn every_format_is_read_by_ffmpeg_and_gstreamer() {
         .text();
     assert!(video.contains("#EXT-X-MAP:URI=\"init-"), "{video}");
     assert!(video.contains(".m4s"), "{video}");
-    let (codecs, size) = common::probe::probe_url(&server.url("/live/multi/cmaf.m3u8")).await;
+    let (codecs, sizes) =
+        common::probe::probe_url_sizes(&server.url("/live/multi/cmaf.m3u8")).await;
     assert!(
         codecs.iter().any(|c| c == "h264") && codecs.iter().any(|c| c == "aac"),
         "HLS-fMP4 streams: {codecs:?}"
     );
-    assert_eq!(size, Some((320, 240)));
+    assert_eq!(
+        sizes,
+        [LOW_SIZE, HIGH_SIZE],
+        "one video stream per rendition"
+    );
     let read = ffmpeg_reads(&server.url("/live/multi/cmaf.m3u8"), "6").await;
     assert!(read > 5.0, "ffmpeg read {read} s of HLS-fMP4");
 
@@ -140,12 +145,17 @@ async fn every_format_is_read_by_ffmpeg_and_gstreamer() {
             "{path}?unrelated=1 keeps every rendition"
         );
     }
-    let (codecs, size) = common::probe::probe_url(&server.url("/live/multi/manifest.mpd")).await;
+    let (codecs, sizes) =
+        common::probe::probe_url_sizes(&server.url("/live/multi/manifest.mpd")).await;
     assert!(
         codecs.iter().any(|c| c == "h264") && codecs.iter().any(|c| c == "aac"),
         "DASH streams: {codecs:?}"
     );
-    assert_eq!(size, Some((320, 240)));
+    assert_eq!(
+        sizes,
+        [LOW_SIZE, HIGH_SIZE],
+        "one video stream per rendition"
+    );
     let time = get(server.http, "/time").await.unwrap();
     assert_eq!(time.status, 200);
     assert!(time.text().ends_with('Z'), "{}", time.text());

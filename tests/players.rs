@@ -1,6 +1,8 @@
 //! Real players: headless Chromium running hls.js and dash.js (with its MSS support) plays a
 //! live two-rendition channel, fed by two real ffmpeg pushes, for 20 s in each of HLS-TS,
-//! HLS-fMP4, DASH and Smooth Streaming.
+//! HLS-fMP4, DASH and Smooth Streaming, and in each is forced from one rendition to the other
+//! 8 s in (adaptation off, buffer flushed): the player must fetch and show the other rendition
+//! (its picture size differs) and keep playing.
 //!
 //! Needs `chromium` (Debian package, /usr/bin/chromium), `node`, `ffmpeg` and the players
 //! installed by `npm ci --prefix tests/players`; skipped without them unless `CI` is set.
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::multi::{channel, start_pushes};
+use common::multi::{channel, start_pushes, HIGH, HIGH_SIZE, LOW, LOW_SIZE};
 use common::{require_tool, TestServer};
 use serde_json::Value;
 use tokio::process::Command;
@@ -26,6 +28,8 @@ const MIN_ADVANCE_SECONDS: f64 = 15.0;
 const MAX_STALL_SECONDS: f64 = 3.0;
 /// How long a player may take from loading the page to the first `playing` event.
 const STARTUP_SECONDS: f64 = 20.0;
+/// When, in seconds after the first `playing`, the driver forces a switch to the other rendition.
+const SWITCH_AT_SECONDS: f64 = 8.0;
 
 /// (format, player in the page, path of the package on the server)
 const FORMATS: [(&str, &str, &str); 4] = [
@@ -80,7 +84,8 @@ async fn run_driver(server: &TestServer) -> (Vec<Value>, String) {
     cmd.args(["-k", "5", &format!("{limit:.0}"), "node"])
         .arg(dir.join("driver.mjs"))
         .args(["--seconds", &PLAY_SECONDS.to_string()])
-        .args(["--startup-timeout", &STARTUP_SECONDS.to_string()]);
+        .args(["--startup-timeout", &STARTUP_SECONDS.to_string()])
+        .args(["--switch-at", &SWITCH_AT_SECONDS.to_string()]);
     for (name, player, path) in FORMATS {
         cmd.arg(format!("{name}={player}={}", server.url(path)));
     }
@@ -155,8 +160,85 @@ fn problems(r: &Value) -> Vec<String> {
     if r["total_frames"].as_u64().unwrap_or(0) == 0 {
         p.push("no video frames decoded".into());
     }
-    if r["video_width"] != 320 {
-        p.push(format!("videoWidth {} (320 expected)", r["video_width"]));
+    p.extend(switch_problems(r));
+    p
+}
+
+/// The bitrate and picture size of the rendition with this picture width.
+fn rendition_by_width(width: u64) -> Option<(u64, (u64, u64))> {
+    [(HIGH, HIGH_SIZE), (LOW, LOW_SIZE)]
+        .into_iter()
+        .find(|(_, size)| size.0 == width)
+}
+
+/// Whether `path` is a media segment (not an init segment or a playlist) of the rendition of
+/// `bitrate`, in the URL layout of `format` (docs/configuration.md).
+fn is_media_of(format: &str, path: &str, bitrate: u64) -> bool {
+    match format {
+        "hls-ts" => path.contains(&format!("/index/{bitrate}/")) && path.ends_with(".ts"),
+        "hls-fmp4" => {
+            path.contains(&format!("/cmaf/{bitrate}/"))
+                && path.ends_with(".m4s")
+                && !path.contains("/audio-")
+        }
+        "dash" => path.contains(&format!("/video-{bitrate}/")) && path.ends_with(".m4s"),
+        "mss" => path.contains(&format!("QualityLevels({bitrate})/Fragments(video=")),
+        _ => false,
+    }
+}
+
+/// What is wrong with the forced switch: it must name another rendition, the player must report
+/// rendering it, fetch its media segments after the switch, and end showing its picture size.
+fn switch_problems(r: &Value) -> Vec<String> {
+    let mut p = Vec::new();
+    let request = &r["switch_request"];
+    let Some(to_width) = request["to"]["width"].as_u64() else {
+        p.push(format!(
+            "no rendition to switch to (renditions {}, request {request})",
+            r["renditions"]
+        ));
+        return p;
+    };
+    let Some((to_bitrate, to_size)) = rendition_by_width(to_width) else {
+        p.push(format!(
+            "switched to an unknown rendition {}",
+            request["to"]
+        ));
+        return p;
+    };
+    if request["from"]["width"].as_u64() == Some(to_width) {
+        p.push(format!("the switch stays on the same rendition: {request}"));
+    }
+    let rendered_after = r["rendered"].as_array().is_some_and(|list| {
+        list.iter().any(|e| {
+            e["width"].as_u64() == Some(to_width) && num(e, "at_s") >= num(request, "at_s")
+        })
+    });
+    if !rendered_after {
+        p.push(format!(
+            "the player never reported rendering the {to_width}-wide rendition after the switch (rendered: {})",
+            r["rendered"]
+        ));
+    }
+    let format = r["format"].as_str().unwrap_or("?");
+    let fetched = r["requests_after_switch"].as_array().map_or(0, |list| {
+        list.iter()
+            .filter_map(Value::as_str)
+            .filter(|path| is_media_of(format, path, to_bitrate))
+            .count()
+    });
+    if fetched == 0 {
+        p.push(format!(
+            "no media segment of rendition {to_bitrate} fetched after the switch: {}",
+            r["requests_after_switch"]
+        ));
+    }
+    if (r["video_width"].as_u64(), r["video_height"].as_u64()) != (Some(to_size.0), Some(to_size.1))
+    {
+        p.push(format!(
+            "the video shows {}x{} at the end, {}x{} expected after the switch",
+            r["video_width"], r["video_height"], to_size.0, to_size.1
+        ));
     }
     p
 }
@@ -204,7 +286,8 @@ async fn hls_js_and_dash_js_play_every_format_live() {
     for r in &results {
         println!(
             "{:9} {:12} startup {:.2} s, advanced {:.2} s in {:.2} s, stalls {} ({:.2} s, max {:.2} s), \
-             frozen max {:.2} s, frames {} (dropped {}), {}x{}, latency {}, non-fatal errors {}",
+             frozen max {:.2} s, frames {} (dropped {}), {}x{}, latency {}, non-fatal errors {}, \
+             switch {} -> {} at {:.1} s",
             r["format"].as_str().unwrap_or("?"),
             r["player"].as_str().unwrap_or("?"),
             num(r, "startup_s"),
@@ -222,6 +305,9 @@ async fn hls_js_and_dash_js_play_every_format_live() {
                 .as_f64()
                 .map_or("n/a".to_string(), |l| format!("{l:.2} s")),
             r["nonfatal_errors"],
+            r["switch_request"]["from"]["width"],
+            r["switch_request"]["to"]["width"],
+            num(&r["switch_request"], "at_s"),
         );
         let p = problems(r);
         if !p.is_empty() {

@@ -1,4 +1,4 @@
-//! Channel `multi`: two renditions fed by two real ffmpeg pushes of the fixture, with one
+//! Channel `multi`: two renditions (320x240 and 160x120) fed by two real ffmpeg pushes, with one
 //! package of each kind. Shared by the output and player tests.
 
 use std::process::Stdio;
@@ -11,6 +11,13 @@ use super::{fixture_path, wait_for, TestServer, FIXTURE};
 
 pub const HIGH: u64 = 400_000;
 pub const LOW: u64 = 200_000;
+/// Picture sizes of the two renditions: each is pushed from its own fixture, so a player that
+/// switches shows another `videoWidth`.
+pub const HIGH_SIZE: (u64, u64) = (320, 240);
+pub const LOW_SIZE: (u64, u64) = (160, 120);
+/// The fixture pushed to the low rendition: the same 10 s, GOP and audio as [`FIXTURE`] at
+/// 160x120 and 200 kbit/s.
+pub const LOW_FIXTURE: &str = "ffmpeg-5.1_h264-aac_160x120_25fps_10s_2s-gop_bframes.flv";
 
 /// Two sources and one package of each kind, 2 s segments, 30 s windows: HLS-TS at
 /// `/live/multi/index.m3u8` (version 3), HLS-fMP4 at `/live/multi/cmaf.m3u8` (version 7), DASH
@@ -23,7 +30,7 @@ pub fn channel() -> String {
   "domain": "push.example.com", "app_name": "live", "id": "multi", "state": "ON",
   "input": {{ "input_protocol": "RTMP_PUSH", "sources": [
     {{"bitrate": {HIGH}, "width": 320, "height": 240}},
-    {{"bitrate": {LOW}, "width": 320, "height": 240}} ] }},
+    {{"bitrate": {LOW}, "width": 160, "height": 120}} ] }},
   "record_settings": {{ "rollingbuffer_duration": 0 }},
   "endpoints": [{{
     "hls_package": [
@@ -49,13 +56,13 @@ pub fn channel() -> String {
 /// at once, and waits until four segments are listed. The pushes die with their handles.
 pub async fn start_pushes(server: &TestServer, loops: i32) -> Vec<Child> {
     let mut pushes = Vec::new();
-    for bitrate in [HIGH, LOW] {
+    for (bitrate, fixture) in [(HIGH, FIXTURE), (LOW, LOW_FIXTURE)] {
         let url = format!("rtmp://{}/live/multi_{bitrate}", server.rtmp);
         pushes.push(
             Command::new("ffmpeg")
                 .args(["-hide_banner", "-loglevel", "error", "-re"])
                 .args(["-stream_loop", &loops.to_string(), "-i"])
-                .arg(fixture_path(FIXTURE))
+                .arg(fixture_path(fixture))
                 .args(["-c", "copy", "-f", "flv", &url])
                 .stdin(Stdio::null())
                 .kill_on_drop(true)

@@ -86,6 +86,13 @@ pub fn probe(path: &Path) -> Probe {
 /// Codec names and the video size ffprobe reports for a URL (a live HLS playlist), bounded
 /// to 30 s.
 pub async fn probe_url(url: &str) -> (Vec<String>, Option<(u64, u64)>) {
+    let (codecs, sizes) = probe_url_sizes(url).await;
+    (codecs, sizes.first().copied())
+}
+
+/// Codec names and the picture size of every video stream (sorted, without repeats) that
+/// ffprobe finds at `url`: one per variant or representation of a multi-rendition manifest.
+pub async fn probe_url_sizes(url: &str) -> (Vec<String>, Vec<(u64, u64)>) {
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(30),
         tokio::process::Command::new("ffprobe")
@@ -107,9 +114,12 @@ pub async fn probe_url(url: &str) -> (Vec<String>, Option<(u64, u64)>) {
         .iter()
         .filter_map(|s| s["codec_name"].as_str().map(str::to_string))
         .collect();
-    let size = streams
+    let mut sizes: Vec<(u64, u64)> = streams
         .iter()
-        .find(|s| s["codec_type"] == "video")
-        .and_then(|s| Some((s["width"].as_u64()?, s["height"].as_u64()?)));
-    (codecs, size)
+        .filter(|s| s["codec_type"] == "video")
+        .filter_map(|s| Some((s["width"].as_u64()?, s["height"].as_u64()?)))
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    (codecs, sizes)
 }

@@ -1,7 +1,7 @@
 // Plays live Headwater streams in headless Chromium with hls.js and dash.js, one format after
 // another in one browser, and prints one JSON line per format on stdout (logs go to stderr).
 //
-//   node driver.mjs [--seconds 20] [--startup-timeout 20] name=player=url...
+//   node driver.mjs [--seconds 20] [--startup-timeout 20] [--switch-at 8] name=player=url...
 //
 // `player` is `hls.js`, `dash.js` or `dash.js+mss`. The page (player.html, player.js and the
 // players' dist files from node_modules) is served by a static server on 127.0.0.1; the
@@ -39,11 +39,12 @@ const log = (...args) => console.error('[players]', ...args);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function parseArgs(argv) {
-  const opts = { seconds: 20, startupTimeout: 20, formats: [] };
+  const opts = { seconds: 20, startupTimeout: 20, switchAt: 8, formats: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--seconds') opts.seconds = Number(argv[++i]);
     else if (a === '--startup-timeout') opts.startupTimeout = Number(argv[++i]);
+    else if (a === '--switch-at') opts.switchAt = Number(argv[++i]);
     else {
       const first = a.indexOf('=');
       const second = a.indexOf('=', first + 1);
@@ -83,6 +84,8 @@ async function playOne(context, origin, format, opts) {
   const failedRequests = [];
   const httpErrors = [];
   let requests = 0;
+  let switched = false; // set once forceSwitch() ran; later stream requests are kept
+  const requestsAfterSwitch = [];
   const streamOrigin = new URL(format.url).origin;
   page.on('console', (m) => {
     if ((m.type() === 'error' || m.type() === 'warning') && consoleErrors.length < MAX_LOG) {
@@ -94,7 +97,9 @@ async function playOne(context, origin, format, opts) {
     if (consoleErrors.length < MAX_LOG) consoleErrors.push(`pageerror: ${String(e).slice(0, 500)}`);
   });
   page.on('request', (r) => {
-    if (r.url().startsWith(streamOrigin)) requests += 1;
+    if (!r.url().startsWith(streamOrigin)) return;
+    requests += 1;
+    if (switched && requestsAfterSwitch.length < 100) requestsAfterSwitch.push(new URL(r.url()).pathname);
   });
   page.on('requestfailed', (r) => {
     if (failedRequests.length < MAX_LOG) failedRequests.push(`${r.url()}: ${r.failure()?.errorText}`);
@@ -119,15 +124,23 @@ async function playOne(context, origin, format, opts) {
       await sleep(250);
       s = await snap();
     }
-    // Playback window: `seconds` of wall time from the first `playing`.
+    // Playback window: `seconds` of wall time from the first `playing`, with a forced switch
+    // to the other rendition `switchAt` seconds in.
     let advanced = 0;
     let wall = 0;
     if (s.playing) {
       const t0 = s.current_time;
       const w0 = Date.now();
       const end = w0 + opts.seconds * 1000;
+      const switchAt = w0 + opts.switchAt * 1000;
       while (Date.now() < end) {
-        await sleep(Math.min(500, Math.max(0, end - Date.now())));
+        const next = switched ? end : Math.min(end, switchAt);
+        await sleep(Math.min(500, Math.max(0, next - Date.now())));
+        if (!switched && Date.now() >= switchAt) {
+          switched = true;
+          result.switch_request = await page.evaluate(() => window.hw.forceSwitch());
+          log(`${format.name}: forced switch ${JSON.stringify(result.switch_request)}`);
+        }
         s = await snap();
         if (s.fatal_errors.length) break;
       }
@@ -138,7 +151,7 @@ async function playOne(context, origin, format, opts) {
   } catch (e) {
     result.driver_error = String(e).slice(0, 1000);
   }
-  Object.assign(result, { requests, console_errors: consoleErrors, failed_requests: failedRequests, http_errors: httpErrors });
+  Object.assign(result, { requests, requests_after_switch: requestsAfterSwitch, console_errors: consoleErrors, failed_requests: failedRequests, http_errors: httpErrors });
   await page.close().catch(() => {});
   return result;
 }

@@ -20,6 +20,10 @@
     max_frozen_s: 0,
     last_time: 0,
     info: {},
+    // Renditions the player reports as rendered, in order: { bitrate, width, at_s } where at_s
+    // is seconds after start().
+    rendered: [],
+    switch_request: null, // what forceSwitch() asked for, and when
   };
   let hls = null;
   let dash = null;
@@ -81,6 +85,50 @@
     }, 100);
   }
 
+  function recordRendered(bitrate, width) {
+    push(state.rendered, { bitrate, width, at_s: (now() - state.started_ms) / 1000 });
+  }
+
+  // The video renditions the player knows, as { bitrate, width, height }, in its own order.
+  function renditions() {
+    if (hls) return hls.levels.map((l) => ({ bitrate: l.bitrate, width: l.width, height: l.height }));
+    if (dash) {
+      return dash.getRepresentationsByType('video').map((r) => ({ bitrate: r.bandwidth, width: r.width, height: r.height }));
+    }
+    return [];
+  }
+
+  function currentRendition() {
+    if (hls) return hls.currentLevel;
+    if (dash) {
+      const current = dash.getCurrentRepresentationForType('video');
+      return current ? dash.getRepresentationsByType('video').findIndex((r) => r.id === current.id) : -1;
+    }
+    return -1;
+  }
+
+  // Turns adaptation off and switches to the video rendition other than the current one (the
+  // lowest bitrate when the current one is not known); the player flushes what it buffered of
+  // the old one. Returns what was asked.
+  function forceSwitch() {
+    const list = renditions();
+    const from = currentRendition();
+    let to = -1;
+    list.forEach((r, i) => {
+      if (i !== from && (to < 0 || r.bitrate < list[to].bitrate)) to = i;
+    });
+    const request = { from: list[from] || null, to: list[to] || null, at_s: (now() - state.started_ms) / 1000 };
+    state.switch_request = request;
+    if (to < 0) return request;
+    if (hls) {
+      hls.currentLevel = to; // immediate switch: flushes the buffer, manual level from now on
+    } else if (dash) {
+      dash.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: false } } } });
+      dash.setRepresentationForTypeByIndex('video', to, true);
+    }
+    return request;
+  }
+
   function startHls(video, url) {
     if (!Hls.isSupported()) {
       state.fatal.push({ player: 'hls.js', details: 'Hls.isSupported() is false' });
@@ -98,6 +146,10 @@
         height: l.height,
         codecs: [l.videoCodec, l.audioCodec].filter(Boolean).join(','),
       }));
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
+      const level = hls.levels[data.level];
+      if (level) recordRendered(level.bitrate, level.width);
     });
     hls.on(Hls.Events.ERROR, (_, data) => {
       const summary = {
@@ -139,6 +191,11 @@
     const events = dashjs.MediaPlayer.events;
     dash.on(events.STREAM_INITIALIZED, () => {
       state.attached = true;
+    });
+    dash.on(events.QUALITY_CHANGE_RENDERED, (e) => {
+      if (e.mediaType === 'video' && e.newRepresentation) {
+        recordRendered(e.newRepresentation.bandwidth, e.newRepresentation.width);
+      }
     });
     dash.on(events.ERROR, (e) => {
       push(state.fatal, { type: 'error', error: plain(e.error) });
@@ -195,6 +252,7 @@
       else if (player === 'dash.js+mss') startDash(video, url, true);
       else throw new Error(`unknown player ${player}`);
     },
+    forceSwitch,
     snapshot() {
       const video = document.getElementById('video');
       const stalls = state.stalls.slice();
@@ -216,6 +274,9 @@
         media_error: state.media_error,
         player_version: state.info.version,
         levels: state.info.levels,
+        renditions: renditions(),
+        rendered: state.rendered.slice(),
+        switch_request: state.switch_request,
         ...videoInfo(video),
       };
     },

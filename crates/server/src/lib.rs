@@ -16,6 +16,7 @@ pub mod buffers;
 pub mod cache;
 pub mod channel;
 pub mod cli;
+pub mod heap;
 pub mod playback;
 pub mod publish;
 pub mod registry;

@@ -11,15 +11,16 @@ use tracing_subscriber::EnvFilter;
 const BLOCKING_THREADS: usize = 4;
 
 fn main() -> anyhow::Result<()> {
+    let heap_tuned = server::heap::fix_mmap_threshold();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .context("cannot start the async runtime")?
-        .block_on(serve())
+        .block_on(serve(heap_tuned))
 }
 
-async fn serve() -> anyhow::Result<()> {
+async fn serve(heap_tuned: bool) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -27,6 +28,11 @@ async fn serve() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    tracing::debug!(
+        heap_tuned,
+        threshold = server::heap::MMAP_THRESHOLD,
+        "glibc mmap threshold"
+    );
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
