@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Load comparison: N concurrent RTMP publishers of a 720p 3 Mbps stream into Headwater, then into
 # nginx with libnginx-mod-rtmp producing HLS, in one run, one server after the other, with the
-# same fixture, the same 2 s segments, the same 20 s playlists and the same HLS poller (one
-# fetch of every new segment of every stream, as a player would).
+# same fixture, the same 2 s segments, the same 20 s playlists and the same poller (one player
+# per stream and format: one fetch of every new segment, as a player would).
+#
+# OUTPUTS=all enables every output: Headwater gets HLS-TS, HLS-fMP4, DASH and Smooth packages
+# per channel and a player for each (HLS-fMP4 counts as two: video and audio playlists); nginx
+# gets `dash on` beside `hls on` and a player for each of its two formats. So Headwater serves
+# twice the formats nginx does in that mode.
 #
 # Measures per server, over a steady-state window of D seconds after a warm-up:
 #   CPU seconds (utime+stime from /proc/PID/stat, summed over nginx master and workers),
@@ -15,6 +20,7 @@
 #        NGINX_WORKERS=auto  FIXTURE=path.flv (reuse a file instead of generating one)
 #        ORDER=headwater-first or nginx-first (which server is measured first)
 #        KEEP_TMP=1 (keep the temp dir with logs)
+#        OUTPUTS=hls (default) or all (see above)
 #        RESULTS=file (append rows: time server streams media_s cpu_s peak_rss_kB pss_kB segments
 #        other% steal%, tab-separated, for medians over several runs)
 # Needs: ffmpeg, nginx, libnginx-mod-rtmp, curl, python3 (Debian: apt-get install -y nginx
@@ -35,6 +41,8 @@ NGINX_RTMP_MODULE=${NGINX_RTMP_MODULE:-/usr/lib/nginx/modules/ngx_rtmp_module.so
 BITRATE=3000000
 SEGMENT_SECS=2
 WINDOW_SECS=20
+OUTPUTS=${OUTPUTS:-hls}
+[[ $OUTPUTS == hls || $OUTPUTS == all ]] || { echo "OUTPUTS must be hls or all" >&2; exit 2; }
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/bench-publishers.XXXXXX)
@@ -105,60 +113,133 @@ HEADWATER_BIN=$TMP/headwater
 
 # --- The HLS poller: one fetch of every new segment of every stream -------------------------
 cat >"$TMP/poller.py" <<'PY'
-"""Fetches each stream's media playlist every second and every segment it has not fetched yet,
-once, as a live player would; stops after a deadline and writes totals as JSON."""
-import http.client, json, sys, threading, time, urllib.parse
+"""A player per job: fetches a manifest every second and every media segment (and init segment)
+it has not fetched yet, once, joining at the live edge; stops after a deadline and writes totals
+as JSON. A job is KIND=URL: `hls` (a media playlist), `mpd` (a DASH MPD: the first
+Representation of each AdaptationSet, as a player plays one video and one audio) or `mss` (a
+Smooth manifest: the first QualityLevels of each StreamIndex)."""
+import http.client, json, re, sys, threading, time, urllib.parse
+import xml.etree.ElementTree as ET
 
-duration, out_path, urls = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
+duration, out_path, jobs = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
 deadline = time.monotonic() + duration
-stats = []
 
-def poll(url, st):
+def local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+def children(el, name):
+    return [c for c in el if local(c.tag) == name]
+
+def hls_entries(url, body):
+    """(media segment URLs, init URLs, entries) of a media playlist."""
+    lines = body.decode("utf-8", "replace").splitlines()
+    inits = [urllib.parse.urljoin(url, m) for m in re.findall(r'#EXT-X-MAP:URI="([^"]+)"', body.decode("utf-8", "replace"))]
+    media = [urllib.parse.urljoin(url, l) for l in lines if l and not l.startswith("#")]
+    return media, inits, sum(l.startswith("#EXTINF") for l in lines)
+
+def mpd_entries(url, body):
+    root = ET.fromstring(body)
+    media, inits, entries = [], [], 0
+    for period in children(root, "Period"):
+        for aset in children(period, "AdaptationSet"):
+            reps = children(aset, "Representation")
+            if not reps:
+                continue
+            rep = reps[0]
+            tmpl = (children(rep, "SegmentTemplate") or children(aset, "SegmentTemplate") or [None])[0]
+            if tmpl is None:
+                continue
+            base = url
+            for holder in (root, period, aset, rep):
+                for b in children(holder, "BaseURL"):
+                    base = urllib.parse.urljoin(base, (b.text or "").strip())
+            def fill(t, time_=None):
+                t = t.replace("$RepresentationID$", rep.get("id", "")).replace("$Bandwidth$", rep.get("bandwidth", ""))
+                return t.replace("$Time$", str(time_)) if time_ is not None else t
+            if tmpl.get("initialization"):
+                inits.append(urllib.parse.urljoin(base, fill(tmpl.get("initialization"))))
+            t = 0
+            for tl in children(tmpl, "SegmentTimeline"):
+                for s in children(tl, "S"):
+                    t = int(s.get("t", t))
+                    d = int(s.get("d"))
+                    for _ in range(int(s.get("r", "0")) + 1):
+                        media.append(urllib.parse.urljoin(base, fill(tmpl.get("media"), t)))
+                        entries += 1
+                        t += d
+    return media, inits, entries
+
+def mss_entries(url, body):
+    root = ET.fromstring(body)
+    media, entries = [], 0
+    for si in children(root, "StreamIndex"):
+        levels = children(si, "QualityLevel")
+        if not levels or not si.get("Url"):
+            continue
+        tmpl = si.get("Url").replace("{bitrate}", levels[0].get("Bitrate", "")).replace("{Bitrate}", levels[0].get("Bitrate", ""))
+        t = 0
+        for c in children(si, "c"):
+            t = int(c.get("t", t))
+            d = int(c.get("d"))
+            for _ in range(int(c.get("r", "1"))):
+                media.append(urllib.parse.urljoin(url, tmpl.replace("{start time}", str(t)).replace("{start_time}", str(t))))
+                entries += 1
+                t += d
+    return media, [], entries
+
+PARSERS = {"hls": hls_entries, "mpd": mpd_entries, "mss": mss_entries}
+
+def is_media(data):
+    return data[:1] == b"\x47" or data[4:8] in (b"styp", b"moof", b"ftyp", b"sidx")
+
+def poll(kind, url, st):
     u = urllib.parse.urlsplit(url)
     conn, seen, first = None, set(), True
+    def get(target):
+        path = urllib.parse.urlsplit(target)
+        conn.request("GET", path.path + ("?" + path.query if path.query else ""))
+        r = conn.getresponse()
+        return r.status, r.read()
     while time.monotonic() < deadline:
         try:
             if conn is None:
                 conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
-            conn.request("GET", u.path)
-            r = conn.getresponse()
-            body = r.read()
-            if r.status != 200:
+            status, body = get(url)
+            if status != 200:
                 st["playlist_errors"] += 1
             else:
                 st["playlists"] += 1
-                lines = body.decode("utf-8", "replace").splitlines()
-                st["max_extinf"] = max(st["max_extinf"], sum(l.startswith("#EXTINF") for l in lines))
-                uris = [l for l in lines if l and not l.startswith("#")]
-                if first and uris:
-                    seen.update(uris[:-3])  # join at the live edge, like a player
+                media, inits, entries = PARSERS[kind](url, body)
+                st["max_entries"] = max(st["max_entries"], entries)
+                if first and media:
+                    seen.update(media[:-3])  # join at the live edge, like a player
                     first = False
-                for uri in uris:
-                    if uri in seen or time.monotonic() >= deadline:
+                for target in inits + media:
+                    if target in seen or time.monotonic() >= deadline:
                         continue
-                    seen.add(uri)
-                    path = urllib.parse.urlsplit(urllib.parse.urljoin(url, uri)).path
-                    conn.request("GET", path)
-                    s = conn.getresponse()
-                    data = s.read()
-                    if s.status == 200 and data[:1] == b"\x47":
-                        st["segments"] += 1
+                    seen.add(target)
+                    status, data = get(target)
+                    if status == 200 and is_media(data):
+                        st["segments" if target in media else "inits"] += 1
                         st["bytes"] += len(data)
                     else:
                         st["segment_errors"] += 1
-        except (OSError, http.client.HTTPException):
+                        if len(st["error_samples"]) < 3:
+                            st["error_samples"].append(f"{status} {target}")
+        except (OSError, http.client.HTTPException, ET.ParseError, ValueError, TypeError):
             st["connect_errors"] += 1
             if conn is not None:
                 conn.close()
             conn = None
         time.sleep(max(0.0, min(1.0, deadline - time.monotonic())))
 
-threads = []
-for url in urls:
-    st = dict(url=url, playlists=0, playlist_errors=0, segments=0, bytes=0,
-              segment_errors=0, connect_errors=0, max_extinf=0)
+stats, threads = [], []
+for job in jobs:
+    kind, url = job.split("=", 1)
+    st = dict(url=url, kind=kind, playlists=0, playlist_errors=0, segments=0, inits=0, bytes=0,
+              segment_errors=0, connect_errors=0, max_entries=0, error_samples=[])
     stats.append(st)
-    t = threading.Thread(target=poll, args=(url, st), daemon=True)
+    t = threading.Thread(target=poll, args=(kind, url, st), daemon=True)
     t.start()
     threads.append(t)
 for t in threads:
@@ -265,14 +346,20 @@ stats, n, d = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
 seg = sum(s["segments"] for s in stats)
 not_ready = sum(s["playlist_errors"] for s in stats)
 errs = sum(s["segment_errors"] + s["connect_errors"] for s in stats)
-empty = [s["url"] for s in stats if s["segments"] == 0 or s["max_extinf"] == 0]
+empty = [s["url"] for s in stats if s["segments"] == 0 or s["max_entries"] == 0]
 mb = sum(s["bytes"] for s in stats) / 1e6
-print(seg, not_ready, errs, len(empty), f"{mb:.0f}", min(s["max_extinf"] for s in stats))
+kinds = {}
+for s in stats:
+    k = kinds.setdefault(s["kind"], [0, 0, 0])
+    k[0] += 1; k[1] += s["segments"]; k[2] += s["inits"]
+by_kind = ",".join(f"{kind}:{v[0]}jobs/{v[1]}segs/{v[2]}inits" for kind, v in sorted(kinds.items()))
+samples = [e for s in stats for e in s["error_samples"]][:3]
+print(seg, not_ready, errs, len(empty), f"{mb:.0f}", min(s["max_entries"] for s in stats), by_kind, "|".join(samples) or "-")
 PY
-    local segs not_ready errs empty mb min_extinf
-    read -r segs not_ready errs empty mb min_extinf <"$TMP/$name.poll.summary"
-    log "$name: poller fetched $segs segments ($mb MB); $not_ready playlist requests before media was ready; $errs segment or connection errors; $empty streams without segments; min #EXTINF per playlist $min_extinf"
-    [[ $empty -eq 0 ]] || fail "$name: $empty of $N streams never served a segment to the poller"
+    local segs not_ready errs empty mb min_entries by_kind samples
+    read -r segs not_ready errs empty mb min_entries by_kind samples <"$TMP/$name.poll.summary"
+    log "$name: poller fetched $segs segments ($mb MB; $by_kind); $not_ready manifest requests before media was ready; $errs segment or connection errors (e.g. $samples); $empty players without segments; min entries per manifest $min_entries"
+    [[ $empty -eq 0 ]] || fail "$name: $empty of ${#poll_urls[@]} players never got a segment"
     [[ $errs -le $((segs / 20)) ]] || fail "$name: $errs segment or connection errors for $segs segments fetched"
     log "$name: processes measured: $(ps -o args= -p "$(IFS=,; echo "${pids1[*]}")" | cut -c1-32 | sort | uniq -c | awk '{$1 = $1 " x"; print}' | paste -sd ';')"
 
@@ -295,6 +382,19 @@ for p in "$HW_RTMP_PORT" "$HW_HTTP_PORT" "$NGX_RTMP_PORT" "$NGX_HTTP_PORT"; do
 done
 
 # --- (a) Headwater ---------------------------------------------------------------------------
+# The packages of channel sI: HLS-TS, plus HLS-fMP4, DASH and Smooth with OUTPUTS=all.
+packages() {
+    local seg="\"segment_duration_seconds\": $SEGMENT_SECS, \"playlist_window_seconds\": $WINDOW_SECS"
+    printf '"hls_package": [{ "url": "localhost/live/s%s/index.m3u8", "hls_version": "3", %s }' "$1" "$seg"
+    if [[ $OUTPUTS == all ]]; then
+        printf ', { "url": "localhost/live/s%s/cmaf.m3u8", "hls_version": "7", %s }],\n' "$1" "$seg"
+        printf '      "dash_package": [{ "url": "localhost/live/s%s/manifest.mpd", %s }],\n' "$1" "$seg"
+        printf '      "mss_package": [{ "url": "localhost/live/s%s/Manifest", %s }]' "$1" "$seg"
+    else
+        printf ']'
+    fi
+}
+
 run_headwater() {
     {
         echo "["
@@ -306,10 +406,7 @@ run_headwater() {
     "domain": "localhost", "app_name": "live", "id": "s$i", "name": "bench stream $i", "state": "ON",
     "input": { "input_protocol": "RTMP_PUSH", "sources": [{ "bitrate": $BITRATE, "width": 1280, "height": 720 }] },
     "record_settings": { "rollingbuffer_duration": 0 },
-    "endpoints": [{ "hls_package": [{
-      "url": "localhost/live/s$i/index.m3u8", "hls_version": "3",
-      "segment_duration_seconds": $SEGMENT_SECS, "playlist_window_seconds": $WINDOW_SECS
-    }] }]
+    "endpoints": [{ $(packages "$i") }]
   }$sep
 EOF
         done
@@ -330,7 +427,12 @@ EOF
     }
     hw_urls=()
     for ((i = 1; i <= N; i++)); do
-        hw_urls+=("http://127.0.0.1:$HW_HTTP_PORT/live/s$i/index/$BITRATE/playlist.m3u8")
+        local base="http://127.0.0.1:$HW_HTTP_PORT/live/s$i"
+        hw_urls+=("hls=$base/index/$BITRATE/playlist.m3u8")
+        if [[ $OUTPUTS == all ]]; then
+            hw_urls+=("hls=$base/cmaf/$BITRATE/playlist.m3u8" "hls=$base/cmaf/$BITRATE/audio.m3u8"
+                "mpd=$base/manifest.mpd" "mss=$base/Manifest")
+        fi
     done
     measure headwater "$HW_PID" "rtmp://127.0.0.1:$HW_RTMP_PORT/live" "_$BITRATE" "${hw_urls[@]}"
     # Outputs, checked after the window (publishers stopped; the window still holds the segments).
@@ -345,7 +447,15 @@ EOF
 # --- (b) nginx + libnginx-mod-rtmp -----------------------------------------------------------
 run_nginx() {
     NGX=$TMP/nginx
-    mkdir -p "$NGX/hls" "$NGX/logs" "$NGX/tmp"
+    mkdir -p "$NGX/hls" "$NGX/dash" "$NGX/logs" "$NGX/tmp"
+    DASH_CONF=""
+    if [[ $OUTPUTS == all ]]; then
+        DASH_CONF="            dash on;
+            dash_path $NGX/dash;
+            dash_nested on;
+            dash_fragment ${SEGMENT_SECS}s;
+            dash_playlist_length ${WINDOW_SECS}s;"
+    fi
     user_line=""
     [[ $(id -u) -eq 0 ]] && user_line="user root;"
     cat >"$NGX/nginx.conf" <<EOF
@@ -367,6 +477,7 @@ rtmp {
             hls_nested on;
             hls_fragment ${SEGMENT_SECS}s;
             hls_playlist_length ${WINDOW_SECS}s;
+$DASH_CONF
         }
     }
 }
@@ -377,11 +488,15 @@ http {
     fastcgi_temp_path $NGX/tmp/fastcgi;
     uwsgi_temp_path $NGX/tmp/uwsgi;
     scgi_temp_path $NGX/tmp/scgi;
-    types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+    types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; application/dash+xml mpd; video/mp4 m4v; audio/mp4 m4a; }
     server {
         listen 127.0.0.1:$NGX_HTTP_PORT;
         location /hls/ {
             alias $NGX/hls/;
+            add_header Cache-Control no-cache;
+        }
+        location /dash/ {
+            alias $NGX/dash/;
             add_header Cache-Control no-cache;
         }
     }
@@ -398,7 +513,8 @@ EOF
     }
     ngx_urls=()
     for ((i = 1; i <= N; i++)); do
-        ngx_urls+=("http://127.0.0.1:$NGX_HTTP_PORT/hls/s$i/index.m3u8")
+        ngx_urls+=("hls=http://127.0.0.1:$NGX_HTTP_PORT/hls/s$i/index.m3u8")
+        if [[ $OUTPUTS == all ]]; then ngx_urls+=("mpd=http://127.0.0.1:$NGX_HTTP_PORT/dash/s$i/index.mpd"); fi
     done
     measure nginx "$NGX_PID" "rtmp://127.0.0.1:$NGX_RTMP_PORT/live" "" "${ngx_urls[@]}"
     missing=0
@@ -406,7 +522,7 @@ EOF
         if ! grep -q '^#EXTINF' "$NGX/hls/s$i/index.m3u8" 2>/dev/null; then missing=$((missing + 1)); fi
     done
     if [[ $missing -eq 0 ]]; then log "nginx: all $N index.m3u8 files exist with #EXTINF lines"; else fail "nginx: $missing of $N streams have no index.m3u8 with #EXTINF under $NGX/hls"; fi
-    NGX_DISK_KB=$(du -sk "$NGX/hls" | cut -f1)
+    NGX_DISK_KB=$(du -sk "$NGX/hls" "$NGX/dash" | awk '{s += $1} END {print s}')
     kill "$NGX_PID"
     wait "$NGX_PID" 2>/dev/null || true
 }
@@ -421,10 +537,11 @@ esac
 echo
 echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $MACHINE"
-echo "command: scripts/bench-publishers.sh $N $D (WARMUP=$WARMUP; ORDER=${ORDER:-headwater-first}; nginx worker_processes $NGINX_WORKERS; Headwater's tokio multi-thread runtime has one worker per core)"
+echo "command: OUTPUTS=$OUTPUTS scripts/bench-publishers.sh $N $D (WARMUP=$WARMUP; ORDER=${ORDER:-headwater-first}; nginx worker_processes $NGINX_WORKERS; Headwater's tokio multi-thread runtime has one worker per core)"
 echo "fixture: 720p25 H.264 + AAC, ${FIXTURE_KBPS} kbit/s, 2 s GOP, looped by ffmpeg -re -stream_loop -1 -c copy"
 echo "headwater: $HEADWATER_FROM"
-echo "nginx HLS files on disk at the end: $((NGX_DISK_KB / 1024)) MiB (page cache, not in nginx RSS)"
+echo "outputs: $([[ $OUTPUTS == all ]] && echo 'Headwater HLS-TS + HLS-fMP4 + DASH + Smooth, nginx HLS + DASH, a player per format' || echo 'HLS-TS on both, one player per stream')"
+echo "nginx files on disk at the end: $((NGX_DISK_KB / 1024)) MiB (page cache, not in nginx RSS)"
 echo
 read -r _ hn hmedia hcpu hhwm hpss _ hsegs hbusy hother hsteal hharness <"$TMP/result.headwater"
 read -r _ nn nmedia ncpu nhwm npss _ nsegs nbusy nother nsteal nharness <"$TMP/result.nginx"

@@ -72,6 +72,31 @@ async fn every_format_is_read_by_ffmpeg_and_gstreamer() {
         "segment names align across renditions"
     );
 
+    // Manifests are reused while no rendition changes, and follow the live edge once one does:
+    // every live manifest shows the next segment as soon as the HLS playlist does.
+    let live = [
+        "/live/multi/index/400000/playlist.m3u8",
+        "/live/multi/cmaf/200000/audio.m3u8",
+        "/live/multi/manifest.mpd",
+        "/live/multi/Manifest?bitrate=high",
+    ];
+    let mut before = Vec::new();
+    for path in live {
+        before.push(get(server.http, path).await.unwrap().text());
+    }
+    let newest = |t: &str| t.lines().rfind(|l| l.ends_with(".ts")).map(str::to_string);
+    let edge = newest(&before[0]);
+    let moved = common::wait_for(Duration::from_secs(10), || async {
+        let now = get(server.http, live[0]).await.ok()?.text();
+        (newest(&now) != edge).then_some(())
+    })
+    .await;
+    assert!(moved.is_some(), "a new segment within 10 s");
+    for (path, old) in live.iter().zip(&before) {
+        let now = get(server.http, path).await.unwrap().text();
+        assert_ne!(&now, old, "{path} shows the new segment");
+    }
+
     // HLS-fMP4: an audio rendition group, EXT-X-MAP, CMAF fragments.
     let mv = get(server.http, "/live/multi/cmaf.m3u8").await.unwrap();
     assert_eq!(mv.status, 200);

@@ -105,6 +105,7 @@ impl TestServer {
             channels,
             rtmp_limits,
             segment_cache_bytes: server::DEFAULT_SEGMENT_CACHE_BYTES,
+            http_workers: 0,
         })
         .await
         .unwrap();

@@ -43,14 +43,16 @@ impl Variant {
             ),
             _ => (None, None, None),
         };
-        let measured_rate = newest.video.as_ref().and_then(|v| {
-            let n = v.samples.len();
-            let total: u64 = v.samples.iter().map(|s| u64::from(s.duration)).sum();
-            (n > 1 && total > 0)
-                .then(|| n as f64 * f64::from(v.track.timescale.get()) / total as f64)
-        });
+        let measured_rate = || {
+            newest.video.as_ref().and_then(|v| {
+                let n = v.samples.len();
+                let total: u64 = v.samples.iter().map(|s| u64::from(s.duration)).sum();
+                (n > 1 && total > 0)
+                    .then(|| n as f64 * f64::from(v.track.timescale.get()) / total as f64)
+            })
+        };
         let frame_rate = sps_rate
-            .or(measured_rate)
+            .or_else(measured_rate)
             .map(|r| (r * 1000.0).round() / 1000.0);
         let measured_peak = window.peak_bitrate();
         Some(Variant {

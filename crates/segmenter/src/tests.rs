@@ -213,6 +213,19 @@ fn window_keeps_what_it_must_and_no_more() {
     let r = run(2, 1_000_000, stream(0, 40_000, 1_000));
     for s in r.window.segments() {
         w.push((**s).clone());
+        // The running bitrate sums agree with a pass over every sample of what is held.
+        let held = w.segments();
+        let bytes: usize = held.iter().map(|s| s.payload_bytes()).sum();
+        let ticks: i64 = held.iter().map(|s| s.duration).sum();
+        assert_eq!(
+            w.measured_bitrate(),
+            Some(bytes as u64 * 8 * 90_000 / ticks as u64)
+        );
+        let peak = held
+            .iter()
+            .map(|s| s.payload_bytes() as u64 * 8 * 90_000 / s.duration as u64)
+            .max();
+        assert_eq!(w.peak_bitrate(), peak);
         let segs = w.segments();
         let newest_end = segs.back().expect("newest").end();
         // Held media covers `keep` ...

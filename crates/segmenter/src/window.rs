@@ -30,12 +30,20 @@ impl Default for WindowLimits {
 #[derive(Debug, Default)]
 pub struct LiveWindow {
     segments: VecDeque<Arc<Segment>>,
+    /// Payload bytes of each held segment, in the same order: counted once at push, so that
+    /// bitrates (asked by every manifest request) cost a pass over segments, not samples.
+    payload: VecDeque<u64>,
+    /// Sums over the held segments of payload bytes and of durations (90 kHz).
+    payload_total: u64,
+    duration_total: i64,
     limits: WindowLimits,
     bytes: usize,
     /// Discontinuity sequence of an empty window's next segment.
     discontinuity_floor: u64,
     removed_segments: u64,
     longest: i64,
+    /// Bumped by every change to what is held: equal generations mean equal contents.
+    generation: u64,
 }
 
 impl LiveWindow {
@@ -53,14 +61,26 @@ impl LiveWindow {
     /// Changes the bounds; applied now.
     pub fn set_limits(&mut self, limits: WindowLimits) {
         self.limits = limits;
+        self.generation += 1;
         self.prune();
+    }
+
+    /// Changes whenever the held segments change (only grows), so a manifest rendered at one
+    /// generation is current until the next.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Appends a sealed segment and drops what falls outside the limits.
     pub fn push(&mut self, segment: Segment) {
         self.bytes += segment.memory_bytes();
         self.longest = self.longest.max(segment.duration);
+        let payload = segment.payload_bytes() as u64;
+        self.payload.push_back(payload);
+        self.payload_total += payload;
+        self.duration_total += segment.duration;
         self.segments.push_back(Arc::new(segment));
+        self.generation += 1;
         self.prune();
     }
 
@@ -88,6 +108,9 @@ impl LiveWindow {
     fn pop_front(&mut self) {
         if let Some(old) = self.segments.pop_front() {
             self.bytes = self.bytes.saturating_sub(old.memory_bytes());
+            let payload = self.payload.pop_front().unwrap_or_default();
+            self.payload_total = self.payload_total.saturating_sub(payload);
+            self.duration_total -= old.duration;
             self.removed_segments += 1;
             self.discontinuity_floor = old.discontinuity_sequence + u64::from(old.discontinuity);
         }
@@ -141,20 +164,17 @@ impl LiveWindow {
 
     /// Mean bits per second over the window, if it holds any media.
     pub fn measured_bitrate(&self) -> Option<u64> {
-        let duration: i64 = self.segments.iter().map(|s| s.duration).sum();
-        if duration <= 0 {
-            return None;
-        }
-        let bytes: usize = self.segments.iter().map(|s| s.payload_bytes()).sum();
-        Some((bytes as u64 * 8 * 90_000) / duration as u64)
+        let duration = u64::try_from(self.duration_total).ok().filter(|d| *d > 0)?;
+        Some(self.payload_total.saturating_mul(8 * 90_000) / duration)
     }
 
     /// Highest bits per second of any held segment.
     pub fn peak_bitrate(&self) -> Option<u64> {
         self.segments
             .iter()
-            .filter(|s| s.duration > 0)
-            .map(|s| (s.payload_bytes() as u64 * 8 * 90_000) / s.duration as u64)
+            .zip(&self.payload)
+            .filter(|(s, _)| s.duration > 0)
+            .map(|(s, bytes)| bytes.saturating_mul(8 * 90_000) / s.duration as u64)
             .max()
     }
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::manifest_cache::ManifestCache;
 use model::{ChannelConfig, StreamSelectionItem};
 use packager::dash::DashSettings;
 use packager::mss::MssSettings;
@@ -128,6 +129,8 @@ pub struct ChannelRuntime {
     /// The input clock mapping its renditions share, so renditions pushed by one encoder
     /// cut at the same points.
     pub clock: Arc<ClockShare>,
+    /// Manifests rendered for the current contents of the windows.
+    pub manifests: ManifestCache,
 }
 
 impl ChannelRuntime {
@@ -190,6 +193,7 @@ impl ChannelRuntime {
             renditions,
             packages,
             clock: Arc::new(ClockShare::default()),
+            manifests: ManifestCache::default(),
         }
     }
 

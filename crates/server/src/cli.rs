@@ -38,4 +38,7 @@ pub struct ServeArgs {
     /// segment costs one mux, in MiB (0 disables the cache).
     #[arg(long, default_value_t = 0, env = "HEADWATER_SEGMENT_CACHE_MIB")]
     pub segment_cache_mib: usize,
+    /// Threads serving playback HTTP, each with its own connections (0: one per core).
+    #[arg(long, default_value_t = 0, env = "HEADWATER_HTTP_WORKERS")]
+    pub http_workers: usize,
 }

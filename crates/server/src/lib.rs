@@ -17,6 +17,8 @@ pub mod cache;
 pub mod channel;
 pub mod cli;
 pub mod heap;
+pub mod http;
+pub mod manifest_cache;
 pub mod playback;
 pub mod publish;
 pub mod registry;
@@ -49,6 +51,8 @@ pub struct ServeOptions {
     pub rtmp_limits: RtmpLimits,
     /// Memory for muxed segments at the live edge.
     pub segment_cache_bytes: usize,
+    /// Threads serving playback HTTP (0: one per core).
+    pub http_workers: usize,
 }
 
 /// A server whose sockets are bound; [`BoundServer::run`] serves until shutdown.
@@ -59,6 +63,7 @@ pub struct BoundServer {
     registry: Arc<RwLock<Arc<ChannelRegistry>>>,
     rtmp_limits: RtmpLimits,
     segment_cache_bytes: usize,
+    http_workers: usize,
 }
 
 impl BoundServer {
@@ -84,6 +89,10 @@ impl BoundServer {
             registry: Arc::new(RwLock::new(Arc::new(registry))),
             rtmp_limits: options.rtmp_limits,
             segment_cache_bytes: options.segment_cache_bytes,
+            http_workers: match options.http_workers {
+                0 => http::default_workers(),
+                n => n,
+            },
         })
     }
 
@@ -131,11 +140,8 @@ impl BoundServer {
             buffers: Arc::new(BufferPool::new(SEGMENT_BUFFERS, SEGMENT_BUFFER_CAPACITY)),
         });
         let http_stop = wait_stop(stop_rx.clone());
-        let http_task = tokio::spawn(async move {
-            axum::serve(self.http, app)
-                .with_graceful_shutdown(http_stop)
-                .await
-        });
+        let http_workers = self.http_workers;
+        let http_task = tokio::spawn(http::serve(self.http, app, http_workers, http_stop));
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);

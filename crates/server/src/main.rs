@@ -6,9 +6,10 @@ use server::cli::{Cli, Command};
 use server::{BoundServer, ServeOptions, DEMO_CHANNELS};
 use tracing_subscriber::EnvFilter;
 
-/// Threads that load and mux segments off the async workers. Few, so the work queues instead
-/// of spawning threads (each thread's allocator arena keeps its freed buffers).
-const BLOCKING_THREADS: usize = 4;
+/// Blocking threads of the ingest runtime (file I/O of tokio's own; segment loading and muxing
+/// runs on the HTTP workers' pools, `http.rs`). Few: each thread's allocator arena keeps its
+/// freed buffers.
+const BLOCKING_THREADS: usize = 2;
 
 fn main() -> anyhow::Result<()> {
     let heap_tuned = server::heap::fix_mmap_threshold();
@@ -56,6 +57,7 @@ async fn serve(heap_tuned: bool) -> anyhow::Result<()> {
                 channels,
                 rtmp_limits: Default::default(),
                 segment_cache_bytes: args.segment_cache_mib.saturating_mul(1024 * 1024),
+                http_workers: args.http_workers,
             })
             .await?;
             server.run(server::shutdown_signal()).await

@@ -1,7 +1,8 @@
 //! Playback HTTP: routes package URLs to manifests, segments and fragments.
 //!
 //! Manifests are rendered from a snapshot of each rendition's segment list (taken under the
-//! rendition's lock, rendered without it). Segments and fragments are loaded from the store
+//! rendition's lock, rendered without it) and reused until a rendition changes
+//! (`manifest_cache.rs`). Segments and fragments are loaded from the store
 //! and muxed on the blocking pool into pooled buffers.
 
 use std::sync::{Arc, RwLock};
@@ -155,6 +156,33 @@ impl Request<'_> {
         Ok(views)
     }
 
+    /// The channel's window generation: changes whenever any rendition's segments do.
+    fn generation(&self) -> u64 {
+        self.channel
+            .renditions
+            .iter()
+            .map(|slot| slot.lock().window.generation())
+            .fold(0u64, u64::wrapping_add)
+    }
+
+    /// A manifest body from the channel's manifest cache while no rendition has changed since
+    /// it was rendered, else rendered by `render` and cached. `variant` names whatever besides
+    /// the path and query the body depends on (headers).
+    fn cached_manifest(
+        &self,
+        variant: &str,
+        render: impl FnOnce() -> Result<Bytes, Box<Response>>,
+    ) -> Result<Bytes, Box<Response>> {
+        let generation = self.generation();
+        let key = format!("{}?{}#{variant}", self.path, self.query.unwrap_or(""));
+        if let Some(body) = self.channel.manifests.get(&key, generation) {
+            return Ok(body);
+        }
+        let body = render()?;
+        self.channel.manifests.insert(key, generation, body.clone());
+        Ok(body)
+    }
+
     fn view(&self, slot: &RenditionSlot) -> Option<RenditionView> {
         let r = slot.lock();
         RenditionView::from_window(&slot.name, slot.declared_bitrate, &r.window)
@@ -208,22 +236,27 @@ async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
     };
     match resource {
         HlsResource::Multivariant => {
-            let views = req.selected_views();
-            if views.is_empty() {
-                return req.no_selection();
+            let body = req.cached_manifest("", || {
+                let views = req.selected_views();
+                if views.is_empty() {
+                    return Err(Box::new(req.no_selection()));
+                }
+                let variants: Vec<Variant> = views.iter().map(|(_, v)| v.variant.clone()).collect();
+                let audio = views
+                    .iter()
+                    .find(|(_, v)| v.track(TrackKind::Audio).is_some())
+                    .map(|(_, v)| v.variant.name.as_str());
+                let mut body = Vec::with_capacity(256 + 200 * variants.len());
+                hls::write_multivariant(&req.package.stem, &variants, audio, settings, &mut body)
+                    .map_err(|_| {
+                    Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n"))
+                })?;
+                Ok(Bytes::from(body))
+            });
+            match body {
+                Ok(body) => ok(PLAYLIST_TYPE, MULTIVARIANT_CACHE, body),
+                Err(response) => *response,
             }
-            let variants: Vec<Variant> = views.iter().map(|(_, v)| v.variant.clone()).collect();
-            let audio = views
-                .iter()
-                .find(|(_, v)| v.track(TrackKind::Audio).is_some())
-                .map(|(_, v)| v.variant.name.as_str());
-            let mut body = Vec::with_capacity(256 + 200 * variants.len());
-            if hls::write_multivariant(&req.package.stem, &variants, audio, settings, &mut body)
-                .is_err()
-            {
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n");
-            }
-            ok(PLAYLIST_TYPE, MULTIVARIANT_CACHE, Bytes::from(body))
         }
         HlsResource::MediaPlaylist { rendition } => {
             let media = if settings.fmp4() {
@@ -311,14 +344,22 @@ fn media_playlist(
     rendition: &str,
     media: PlaylistMedia,
 ) -> Response {
-    let Some((_, view)) = req.rendition(rendition) else {
-        return plain(StatusCode::NOT_FOUND, "rendition has no media yet\n");
-    };
-    let mut body = Vec::with_capacity(4096);
-    if hls::write_media_playlist(&view, settings, media, &mut body).is_err() {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n");
+    let body = req.cached_manifest("", || {
+        let Some((_, view)) = req.rendition(rendition) else {
+            return Err(Box::new(plain(
+                StatusCode::NOT_FOUND,
+                "rendition has no media yet\n",
+            )));
+        };
+        let mut body = Vec::with_capacity(4096);
+        hls::write_media_playlist(&view, settings, media, &mut body)
+            .map_err(|_| Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n")))?;
+        Ok(Bytes::from(body))
+    });
+    match body {
+        Ok(body) => ok(PLAYLIST_TYPE, LIVE_MANIFEST_CACHE, body),
+        Err(response) => *response,
     }
-    ok(PLAYLIST_TYPE, LIVE_MANIFEST_CACHE, Bytes::from(body))
 }
 
 async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
@@ -327,26 +368,34 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
     };
     match resource {
         DashResource::Manifest => {
-            let views = match req.manifest_views() {
-                Ok(views) => views,
-                Err(response) => return *response,
-            };
             let utc = req.absolute_url(TIME_PATH);
             let user_agent = req.headers.get(header::USER_AGENT);
-            let ctx = MpdContext {
-                id: &req.channel.config.id,
-                publish_time: WallClock::now(),
-                utc_timing_url: &utc,
-                base: &req.package.stem,
-                timeline_anchor: dash::needs_timeline_anchor(
-                    user_agent.and_then(|v| v.to_str().ok()),
-                ),
+            let timeline_anchor =
+                dash::needs_timeline_anchor(user_agent.and_then(|v| v.to_str().ok()));
+            // The MPD names the time URL (from Host) and differs for GStreamer. Its
+            // publishTime is when it was rendered, so a cached MPD keeps the time its
+            // content last changed.
+            let variant = format!("{}{utc}", u8::from(timeline_anchor));
+            let body = req.cached_manifest(&variant, || {
+                let views = req.manifest_views()?;
+                let ctx = MpdContext {
+                    id: &req.channel.config.id,
+                    publish_time: WallClock::now(),
+                    utc_timing_url: &utc,
+                    base: &req.package.stem,
+                    timeline_anchor,
+                };
+                let mut body = String::with_capacity(4096);
+                dash::write_mpd(&views, settings, &ctx, &mut body).map_err(|_| {
+                    Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "manifest error\n"))
+                })?;
+                Ok(Bytes::from(body))
+            });
+            let body = match body {
+                Ok(body) => body,
+                Err(response) => return *response,
             };
-            let mut body = String::with_capacity(4096);
-            if dash::write_mpd(&views, settings, &ctx, &mut body).is_err() {
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "manifest error\n");
-            }
-            let mut response = ok(MPD_TYPE, LIVE_MANIFEST_CACHE, Bytes::from(body));
+            let mut response = ok(MPD_TYPE, LIVE_MANIFEST_CACHE, body);
             // GStreamer gets another MPD (`dash::needs_timeline_anchor`).
             response
                 .headers_mut()
@@ -387,15 +436,18 @@ async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
     };
     match resource {
         MssResource::Manifest => {
-            let views = match req.manifest_views() {
-                Ok(views) => views,
-                Err(response) => return *response,
-            };
-            let mut body = String::with_capacity(8192);
-            if mss::write_manifest(&views, settings, &mut body).is_err() {
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "manifest error\n");
+            let body = req.cached_manifest("", || {
+                let views = req.manifest_views()?;
+                let mut body = String::with_capacity(8192);
+                mss::write_manifest(&views, settings, &mut body).map_err(|_| {
+                    Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "manifest error\n"))
+                })?;
+                Ok(Bytes::from(body))
+            });
+            match body {
+                Ok(body) => ok(MSS_MANIFEST_TYPE, LIVE_MANIFEST_CACHE, body),
+                Err(response) => *response,
             }
-            ok(MSS_MANIFEST_TYPE, LIVE_MANIFEST_CACHE, Bytes::from(body))
         }
         MssResource::Fragment {
             bitrate,
