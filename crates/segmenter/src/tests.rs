@@ -213,7 +213,7 @@ fn window_keeps_what_it_must_and_no_more() {
     let r = run(2, 1_000_000, stream(0, 40_000, 1_000));
     for s in r.window.segments() {
         w.push((**s).clone());
-        // The running bitrate sums agree with a pass over every sample of what is held.
+        // The per-segment payload counts agree with a pass over every sample of what is held.
         let held = w.segments();
         let bytes: usize = held.iter().map(|s| s.payload_bytes()).sum();
         let ticks: i64 = held.iter().map(|s| s.duration).sum();

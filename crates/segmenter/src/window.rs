@@ -33,9 +33,6 @@ pub struct LiveWindow {
     /// Payload bytes of each held segment, in the same order: counted once at push, so that
     /// bitrates (asked by every manifest request) cost a pass over segments, not samples.
     payload: VecDeque<u64>,
-    /// Sums over the held segments of payload bytes and of durations (90 kHz).
-    payload_total: u64,
-    duration_total: i64,
     limits: WindowLimits,
     bytes: usize,
     /// Discontinuity sequence of an empty window's next segment.
@@ -75,10 +72,7 @@ impl LiveWindow {
     pub fn push(&mut self, segment: Segment) {
         self.bytes += segment.memory_bytes();
         self.longest = self.longest.max(segment.duration);
-        let payload = segment.payload_bytes() as u64;
-        self.payload.push_back(payload);
-        self.payload_total += payload;
-        self.duration_total += segment.duration;
+        self.payload.push_back(segment.payload_bytes() as u64);
         self.segments.push_back(Arc::new(segment));
         self.generation += 1;
         self.prune();
@@ -108,9 +102,7 @@ impl LiveWindow {
     fn pop_front(&mut self) {
         if let Some(old) = self.segments.pop_front() {
             self.bytes = self.bytes.saturating_sub(old.memory_bytes());
-            let payload = self.payload.pop_front().unwrap_or_default();
-            self.payload_total = self.payload_total.saturating_sub(payload);
-            self.duration_total -= old.duration;
+            self.payload.pop_front();
             self.removed_segments += 1;
             self.discontinuity_floor = old.discontinuity_sequence + u64::from(old.discontinuity);
         }
@@ -164,8 +156,10 @@ impl LiveWindow {
 
     /// Mean bits per second over the window, if it holds any media.
     pub fn measured_bitrate(&self) -> Option<u64> {
-        let duration = u64::try_from(self.duration_total).ok().filter(|d| *d > 0)?;
-        Some(self.payload_total.saturating_mul(8 * 90_000) / duration)
+        let duration: i64 = self.segments.iter().map(|s| s.duration).sum();
+        let duration = u64::try_from(duration).ok().filter(|d| *d > 0)?;
+        let bytes: u64 = self.payload.iter().sum();
+        Some(bytes.saturating_mul(8 * 90_000) / duration)
     }
 
     /// Highest bits per second of any held segment.

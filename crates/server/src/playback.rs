@@ -165,22 +165,29 @@ impl Request<'_> {
             .fold(0u64, u64::wrapping_add)
     }
 
-    /// A manifest body from the channel's manifest cache while no rendition has changed since
-    /// it was rendered, else rendered by `render` and cached. `variant` names whatever besides
-    /// the path and query the body depends on (headers).
-    fn cached_manifest(
+    /// A manifest response: the body from the channel's manifest cache while no rendition has
+    /// changed since it was rendered, else rendered by `render` and cached. `variant` names
+    /// whatever besides the path and query the body depends on (headers). A render error is
+    /// answered as it is and not cached.
+    fn manifest(
         &self,
+        content_type: &'static str,
+        cache: &'static str,
         variant: &str,
         render: impl FnOnce() -> Result<Bytes, Box<Response>>,
-    ) -> Result<Bytes, Box<Response>> {
+    ) -> Response {
         let generation = self.generation();
         let key = format!("{}?{}#{variant}", self.path, self.query.unwrap_or(""));
         if let Some(body) = self.channel.manifests.get(&key, generation) {
-            return Ok(body);
+            return ok(content_type, cache, body);
         }
-        let body = render()?;
-        self.channel.manifests.insert(key, generation, body.clone());
-        Ok(body)
+        match render() {
+            Ok(body) => {
+                self.channel.manifests.insert(key, generation, body.clone());
+                ok(content_type, cache, body)
+            }
+            Err(response) => *response,
+        }
     }
 
     fn view(&self, slot: &RenditionSlot) -> Option<RenditionView> {
@@ -235,29 +242,21 @@ async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
         return not_found();
     };
     match resource {
-        HlsResource::Multivariant => {
-            let body = req.cached_manifest("", || {
-                let views = req.selected_views();
-                if views.is_empty() {
-                    return Err(Box::new(req.no_selection()));
-                }
-                let variants: Vec<Variant> = views.iter().map(|(_, v)| v.variant.clone()).collect();
-                let audio = views
-                    .iter()
-                    .find(|(_, v)| v.track(TrackKind::Audio).is_some())
-                    .map(|(_, v)| v.variant.name.as_str());
-                let mut body = Vec::with_capacity(256 + 200 * variants.len());
-                hls::write_multivariant(&req.package.stem, &variants, audio, settings, &mut body)
-                    .map_err(|_| {
-                    Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n"))
-                })?;
-                Ok(Bytes::from(body))
-            });
-            match body {
-                Ok(body) => ok(PLAYLIST_TYPE, MULTIVARIANT_CACHE, body),
-                Err(response) => *response,
+        HlsResource::Multivariant => req.manifest(PLAYLIST_TYPE, MULTIVARIANT_CACHE, "", || {
+            let views = req.selected_views();
+            if views.is_empty() {
+                return Err(Box::new(req.no_selection()));
             }
-        }
+            let variants: Vec<Variant> = views.iter().map(|(_, v)| v.variant.clone()).collect();
+            let audio = views
+                .iter()
+                .find(|(_, v)| v.track(TrackKind::Audio).is_some())
+                .map(|(_, v)| v.variant.name.as_str());
+            let mut body = Vec::with_capacity(256 + 200 * variants.len());
+            hls::write_multivariant(&req.package.stem, &variants, audio, settings, &mut body)
+                .map_err(|_| render_failed("playlist error\n"))?;
+            Ok(Bytes::from(body))
+        }),
         HlsResource::MediaPlaylist { rendition } => {
             let media = if settings.fmp4() {
                 PlaylistMedia::Fmp4(TrackKind::Video)
@@ -344,7 +343,7 @@ fn media_playlist(
     rendition: &str,
     media: PlaylistMedia,
 ) -> Response {
-    let body = req.cached_manifest("", || {
+    req.manifest(PLAYLIST_TYPE, LIVE_MANIFEST_CACHE, "", || {
         let Some((_, view)) = req.rendition(rendition) else {
             return Err(Box::new(plain(
                 StatusCode::NOT_FOUND,
@@ -353,13 +352,9 @@ fn media_playlist(
         };
         let mut body = Vec::with_capacity(4096);
         hls::write_media_playlist(&view, settings, media, &mut body)
-            .map_err(|_| Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "playlist error\n")))?;
+            .map_err(|_| render_failed("playlist error\n"))?;
         Ok(Bytes::from(body))
-    });
-    match body {
-        Ok(body) => ok(PLAYLIST_TYPE, LIVE_MANIFEST_CACHE, body),
-        Err(response) => *response,
-    }
+    })
 }
 
 async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
@@ -376,7 +371,7 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
             // publishTime is when it was rendered, so a cached MPD keeps the time its
             // content last changed.
             let variant = format!("{}{utc}", u8::from(timeline_anchor));
-            let body = req.cached_manifest(&variant, || {
+            let mut response = req.manifest(MPD_TYPE, LIVE_MANIFEST_CACHE, &variant, || {
                 let views = req.manifest_views()?;
                 let ctx = MpdContext {
                     id: &req.channel.config.id,
@@ -386,16 +381,10 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
                     timeline_anchor,
                 };
                 let mut body = String::with_capacity(4096);
-                dash::write_mpd(&views, settings, &ctx, &mut body).map_err(|_| {
-                    Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "manifest error\n"))
-                })?;
+                dash::write_mpd(&views, settings, &ctx, &mut body)
+                    .map_err(|_| render_failed("manifest error\n"))?;
                 Ok(Bytes::from(body))
             });
-            let body = match body {
-                Ok(body) => body,
-                Err(response) => return *response,
-            };
-            let mut response = ok(MPD_TYPE, LIVE_MANIFEST_CACHE, body);
             // GStreamer gets another MPD (`dash::needs_timeline_anchor`).
             response
                 .headers_mut()
@@ -435,20 +424,13 @@ async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
         return not_found();
     };
     match resource {
-        MssResource::Manifest => {
-            let body = req.cached_manifest("", || {
-                let views = req.manifest_views()?;
-                let mut body = String::with_capacity(8192);
-                mss::write_manifest(&views, settings, &mut body).map_err(|_| {
-                    Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, "manifest error\n"))
-                })?;
-                Ok(Bytes::from(body))
-            });
-            match body {
-                Ok(body) => ok(MSS_MANIFEST_TYPE, LIVE_MANIFEST_CACHE, body),
-                Err(response) => *response,
-            }
-        }
+        MssResource::Manifest => req.manifest(MSS_MANIFEST_TYPE, LIVE_MANIFEST_CACHE, "", || {
+            let views = req.manifest_views()?;
+            let mut body = String::with_capacity(8192);
+            mss::write_manifest(&views, settings, &mut body)
+                .map_err(|_| render_failed("manifest error\n"))?;
+            Ok(Bytes::from(body))
+        }),
         MssResource::Fragment {
             bitrate,
             kind,
@@ -489,6 +471,11 @@ async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
             .await
         }
     }
+}
+
+/// The 500 answered when a manifest writer fails.
+fn render_failed(message: &'static str) -> Box<Response> {
+    Box::new(plain(StatusCode::INTERNAL_SERVER_ERROR, message))
 }
 
 fn content_type(kind: TrackKind) -> &'static str {
