@@ -12,35 +12,6 @@ use common::multi::{channel, start_pushes, HIGH_SIZE, LOW_SIZE};
 use common::{require_tool, TestServer};
 use tokio::process::Command;
 
-/// Runs `ffmpeg -xerror` over `url`, copying `seconds` of media; returns the media time read.
-async fn ffmpeg_reads(url: &str, seconds: &str) -> f64 {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new("ffmpeg")
-            .args(["-hide_banner", "-nostats", "-xerror"])
-            .args(["-live_start_index", "0", "-i", url])
-            .args(["-t", seconds, "-c", "copy", "-f", "null"])
-            .args(["-progress", "pipe:1", "-"])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("ffmpeg read finishes")
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "ffmpeg -xerror failed on {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("out_time_us="))
-        .filter_map(|v| v.trim().parse::<f64>().ok())
-        .fold(0.0, f64::max)
-        / 1e6
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_format_is_read_by_ffmpeg_and_gstreamer() {
     for tool in ["ffmpeg", "ffprobe", "gst-launch-1.0"] {
@@ -120,7 +91,7 @@ async fn every_format_is_read_by_ffmpeg_and_gstreamer() {
         [LOW_SIZE, HIGH_SIZE],
         "one video stream per rendition"
     );
-    let read = ffmpeg_reads(&server.url("/live/multi/cmaf.m3u8"), "6").await;
+    let read = common::probe::ffmpeg_reads(&server.url("/live/multi/cmaf.m3u8"), "6").await;
     assert!(read > 5.0, "ffmpeg read {read} s of HLS-fMP4");
 
     // DASH: content type, both representations, and stream selection by query key.

@@ -123,3 +123,32 @@ pub async fn probe_url_sizes(url: &str) -> (Vec<String>, Vec<(u64, u64)>) {
     sizes.dedup();
     (codecs, sizes)
 }
+
+/// Runs `ffmpeg -xerror` over `url`, copying `seconds` of media; returns the media time read.
+pub async fn ffmpeg_reads(url: &str, seconds: &str) -> f64 {
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-nostats", "-xerror"])
+            .args(["-live_start_index", "0", "-i", url])
+            .args(["-t", seconds, "-c", "copy", "-f", "null"])
+            .args(["-progress", "pipe:1", "-"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("ffmpeg read finishes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ffmpeg -xerror failed on {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("out_time_us="))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .fold(0.0, f64::max)
+        / 1e6
+}

@@ -14,6 +14,9 @@ pub mod view;
 #[cfg(test)]
 pub(crate) mod testing;
 
+#[cfg(test)]
+mod grouping_tests;
+
 pub use hls::{HlsResource, HlsSettings};
 pub use variant::Variant;
 pub use view::RenditionView;

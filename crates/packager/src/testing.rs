@@ -70,9 +70,21 @@ pub fn frames(to_ms: i64, gop_ms: i64, size: usize) -> Vec<Frame> {
 /// A rendition named `name` fed `seconds` of [`frames`] (2 s GOP) and cut into
 /// `segment_secs` segments, payloads in memory.
 pub fn rendition(name: &str, bitrate: u64, seconds: i64, segment_secs: u32) -> RenditionView {
+    grouped_rendition(name, bitrate, seconds, segment_secs, segment_secs)
+}
+
+/// [`rendition`] cut into `cut_secs` stored segments and seen by a package with
+/// `package_secs` segments (groups of stored segments).
+pub fn grouped_rendition(
+    name: &str,
+    bitrate: u64,
+    seconds: i64,
+    cut_secs: u32,
+    package_secs: u32,
+) -> RenditionView {
     let mut r = Rendition::new(
         SegmenterConfig {
-            segment_duration_secs: segment_secs,
+            segment_duration_secs: cut_secs,
         },
         WindowLimits {
             keep: 3600 * 90_000,
@@ -80,6 +92,7 @@ pub fn rendition(name: &str, bitrate: u64, seconds: i64, segment_secs: u32) -> R
             max_bytes: usize::MAX,
         },
     );
+    r.window.set_group_durations(&[package_secs]);
     r.begin_session(WallClock::from_unix_ms(SESSION_START_MS));
     r.set_track(avc());
     r.set_track(aac());
@@ -88,7 +101,7 @@ pub fn rendition(name: &str, bitrate: u64, seconds: i64, segment_secs: u32) -> R
         r.push(frame);
     }
     r.end_session();
-    match RenditionView::from_window(name, Some(bitrate), &r.window) {
+    match RenditionView::from_window(name, Some(bitrate), &r.window, package_secs) {
         Some(view) => view,
         None => panic!("test rendition {name} has no segments"),
     }

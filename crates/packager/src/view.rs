@@ -20,16 +20,23 @@ pub struct RenditionView {
 }
 
 impl RenditionView {
-    /// Snapshots a rendition; `None` if it holds no media yet.
+    /// Snapshots a rendition as a package with `segment_secs` segments sees it (groups of
+    /// stored segments where the window groups for that duration); `None` if it holds no
+    /// media yet.
     pub fn from_window(
         name: &str,
         declared_bitrate: Option<u64>,
         window: &LiveWindow,
+        segment_secs: u32,
     ) -> Option<RenditionView> {
         let variant = Variant::from_window(name, declared_bitrate, window)?;
         Some(RenditionView {
             variant,
-            segments: window.segments().iter().cloned().collect(),
+            segments: window
+                .package_segments(segment_secs)
+                .iter()
+                .cloned()
+                .collect(),
         })
     }
 

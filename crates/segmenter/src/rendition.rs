@@ -58,6 +58,7 @@ impl Rendition {
     pub fn begin_session(&mut self, now: WallClock) {
         let sealed = self.segmenter.begin_session(now);
         self.store(sealed);
+        self.window.close_groups();
     }
 
     /// A session sharing its clock mapping with sibling renditions through `share`, so
@@ -65,11 +66,13 @@ impl Rendition {
     pub fn begin_aligned_session(&mut self, now: WallClock, share: Arc<ClockShare>) {
         let sealed = self.segmenter.begin_aligned_session(now, share);
         self.store(sealed);
+        self.window.close_groups();
     }
 
     pub fn end_session(&mut self) {
         let sealed = self.segmenter.end_session();
         self.store(sealed);
+        self.window.close_groups();
     }
 
     pub fn set_track(&mut self, track: TrackInfo) {

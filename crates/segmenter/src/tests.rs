@@ -246,3 +246,160 @@ fn window_keeps_what_it_must_and_no_more() {
         assert!(capped.memory_bytes() <= 20_000 || capped.segments().len() == 1);
     }
 }
+
+fn grouped_rendition(group_secs: &[u32]) -> Rendition {
+    let mut r = Rendition::new(
+        SegmenterConfig {
+            segment_duration_secs: 2,
+        },
+        WindowLimits {
+            keep: 3600 * 90_000,
+            min_segments: 3,
+            max_bytes: usize::MAX,
+        },
+    );
+    r.window.set_group_durations(group_secs);
+    r
+}
+
+#[test]
+fn groups_merge_stored_segments_into_package_durations() {
+    // 2 s stored segments from a session 1 s past a 6 s boundary; keyframes every 1 s.
+    let mut r = grouped_rendition(&[6]);
+    r.begin_session(WallClock::from_unix_ms(1_200_000 + 1_000));
+    r.set_track(avc());
+    r.set_track(aac());
+    let mut listed_at_push = Vec::new();
+    for f in stream(0, 20_000, 1_000) {
+        r.push(f);
+        let stored = r.window.segments().len();
+        let groups = r.window.package_segments(6).len();
+        listed_at_push.push((stored, groups));
+    }
+    r.end_session();
+    let stored: Vec<_> = r.window.segments().iter().cloned().collect();
+    let groups: Vec<_> = r.window.package_segments(6).iter().cloned().collect();
+    let starts: Vec<i64> = groups.iter().map(|g| g.start / 90 - 1_200_000).collect();
+    // The first group is what the session had of its first 6 s; then whole 6 s groups; the
+    // session's tail is completed at its end.
+    assert_eq!(starts, vec![1_000, 6_000, 12_000, 18_000]);
+    let durations: Vec<i64> = groups.iter().map(|g| g.duration / 90).collect();
+    assert_eq!(durations, vec![5_000, 6_000, 6_000, 3_000]);
+    // Numbered from the timeline's group index, then +1.
+    assert_eq!(groups[0].sequence, 1_201_000 / 6_000);
+    assert!(groups
+        .windows(2)
+        .all(|w| w[1].sequence == w[0].sequence + 1));
+    // Every stored sample is in exactly one group, in order.
+    let count = |s: &[std::sync::Arc<crate::Segment>]| -> (usize, usize, i64) {
+        let v: usize = s
+            .iter()
+            .map(|x| x.video.as_ref().map_or(0, |t| t.samples.len()))
+            .sum();
+        let a: usize = s
+            .iter()
+            .map(|x| x.audio.as_ref().map_or(0, |t| t.samples.len()))
+            .sum();
+        let d: i64 = s.iter().map(|x| x.duration).sum();
+        (v, a, d)
+    };
+    assert_eq!(count(&groups), count(&stored));
+    for g in &groups {
+        let v = g.video.as_ref().expect("video");
+        assert!(v.samples[0].keyframe);
+        let vdur: i64 = v.samples.iter().map(|x| i64::from(x.duration)).sum();
+        assert_eq!(vdur, g.duration, "video samples cover the group");
+        assert!(v.samples.windows(2).all(|w| w[1].dts > w[0].dts));
+        let a = g.audio.as_ref().expect("audio");
+        assert!(a.samples.windows(2).all(|w| w[1].dts - w[0].dts == 1024));
+    }
+    // A group is listed as soon as its last stored segment is sealed: no added latency.
+    // Stored: [1, 2) [2, 4) [4, 6) | [6, 8) [8, 10) [10, 12) | ...
+    let groups_when = |n: usize| {
+        listed_at_push
+            .iter()
+            .find(|(s, _)| *s == n)
+            .map(|(_, g)| *g)
+    };
+    assert_eq!(groups_when(3), Some(1));
+    assert_eq!(groups_when(5), Some(1));
+    assert_eq!(groups_when(6), Some(2));
+    // Addressed by start time.
+    let found = r
+        .window
+        .find_package_segment(6, groups[1].start)
+        .expect("found");
+    assert_eq!(found.sequence, groups[1].sequence);
+    assert!(r.window.find_package_segment(6, stored[1].start).is_none());
+    // Durations the window does not group for are the stored segments.
+    assert_eq!(r.window.package_segments(2).len(), stored.len());
+    assert_eq!(r.window.longest_package_segment(6), 6 * 90_000);
+}
+
+#[test]
+fn groups_break_at_discontinuities_and_follow_the_window() {
+    let mut r = Rendition::new(
+        SegmenterConfig {
+            segment_duration_secs: 2,
+        },
+        WindowLimits {
+            keep: 20 * 90_000,
+            min_segments: 3,
+            max_bytes: usize::MAX,
+        },
+    );
+    r.window.set_group_durations(&[4, 6]);
+    for (session, at_ms) in [(0, 1_200_000), (1, 1_207_000)] {
+        r.begin_session(WallClock::from_unix_ms(at_ms));
+        r.set_track(avc());
+        r.set_track(aac());
+        let from = session * 100_000;
+        for f in stream(from, from + 5_000, 1_000) {
+            r.push(f);
+        }
+        r.end_session();
+    }
+    let groups: Vec<_> = r.window.package_segments(6).iter().cloned().collect();
+    let starts: Vec<i64> = groups.iter().map(|g| g.start / 90 - 1_200_000).collect();
+    // Session 1: [0, 5 s) -> one group; session 2, from 7 s to 12 s: one group.
+    assert_eq!(starts, vec![0, 7_000]);
+    let disc: Vec<bool> = groups.iter().map(|g| g.discontinuity).collect();
+    assert_eq!(disc, vec![false, true]);
+    assert_eq!(groups[1].discontinuity_sequence, 0);
+    assert!(groups
+        .windows(2)
+        .all(|w| w[1].sequence == w[0].sequence + 1));
+    let fours: Vec<i64> = r
+        .window
+        .package_segments(4)
+        .iter()
+        .map(|g| g.start / 90 - 1_200_000)
+        .collect();
+    assert_eq!(fours, vec![0, 4_000, 7_000, 8_000]);
+
+    // A long run: groups leave with their stored segments, never more than the window holds.
+    r.begin_session(WallClock::from_unix_ms(1_300_000));
+    r.set_track(avc());
+    r.set_track(aac());
+    for f in stream(200_000, 260_000, 1_000) {
+        r.push(f);
+    }
+    let oldest_stored = r.window.segments().front().expect("held").start;
+    let groups = r.window.package_segments(6);
+    let first = groups.front().expect("groups");
+    assert!(
+        first.end() > oldest_stored,
+        "a held group keeps a held member"
+    );
+    assert!(groups.len() <= r.window.segments().len());
+    // Rebuilding from the held segments gives the same boundaries.
+    let before: Vec<i64> = groups.iter().map(|g| g.start).collect();
+    r.window.set_group_durations(&[6]);
+    let after: Vec<i64> = r
+        .window
+        .package_segments(6)
+        .iter()
+        .map(|g| g.start)
+        .collect();
+    assert_eq!(after.last(), before.last());
+}

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::group::Grouping;
 use crate::segment::Segment;
 
 /// How much a [`LiveWindow`] keeps.
@@ -41,6 +42,9 @@ pub struct LiveWindow {
     longest: i64,
     /// Bumped by every change to what is held: equal generations mean equal contents.
     generation: u64,
+    /// Longer package segments built from the held ones, one grouping per package duration
+    /// (see [`crate::group`]).
+    groupings: Vec<Grouping>,
 }
 
 impl LiveWindow {
@@ -73,9 +77,63 @@ impl LiveWindow {
         self.bytes += segment.memory_bytes();
         self.longest = self.longest.max(segment.duration);
         self.payload.push_back(segment.payload_bytes() as u64);
-        self.segments.push_back(Arc::new(segment));
+        let segment = Arc::new(segment);
+        for grouping in &mut self.groupings {
+            grouping.push(&segment);
+        }
+        self.segments.push_back(segment);
         self.generation += 1;
         self.prune();
+    }
+
+    /// Serves package segments of each of `durations_secs` (those longer than the stored
+    /// segments) as groups of stored segments, rebuilt now from what is held.
+    pub fn set_group_durations(&mut self, durations_secs: &[u32]) {
+        let mut durations: Vec<u32> = durations_secs.iter().map(|d| (*d).max(1)).collect();
+        durations.sort_unstable();
+        durations.dedup();
+        self.groupings = durations.into_iter().map(Grouping::new).collect();
+        for grouping in &mut self.groupings {
+            for segment in &self.segments {
+                grouping.push(segment);
+            }
+        }
+        self.generation += 1;
+    }
+
+    /// Completes the groups being built: the session ended, so no stored segment will join
+    /// them.
+    pub fn close_groups(&mut self) {
+        for grouping in &mut self.groupings {
+            grouping.close();
+        }
+        self.generation += 1;
+    }
+
+    /// The segments a package with `duration_secs` segments serves, oldest first: groups of
+    /// stored segments if the window groups for that duration, else the stored segments.
+    pub fn package_segments(&self, duration_secs: u32) -> &VecDeque<Arc<Segment>> {
+        self.grouping(duration_secs)
+            .map_or(&self.segments, |g| g.groups())
+    }
+
+    /// The package segment (see [`Self::package_segments`]) that starts at `start`.
+    pub fn find_package_segment(&self, duration_secs: u32, start: i64) -> Option<Arc<Segment>> {
+        let segments = self.package_segments(duration_secs);
+        let idx = segments.binary_search_by_key(&start, |s| s.start).ok()?;
+        segments.get(idx).cloned()
+    }
+
+    /// Longest package segment ever held for `duration_secs` (90 kHz); only grows.
+    pub fn longest_package_segment(&self, duration_secs: u32) -> i64 {
+        self.grouping(duration_secs)
+            .map_or(self.longest, Grouping::longest)
+    }
+
+    fn grouping(&self, duration_secs: u32) -> Option<&Grouping> {
+        self.groupings
+            .iter()
+            .find(|g| g.duration_secs() == duration_secs.max(1))
     }
 
     fn prune(&mut self) {
@@ -96,6 +154,10 @@ impl LiveWindow {
         }
         while self.bytes > self.limits.max_bytes && self.segments.len() > 1 {
             self.pop_front();
+        }
+        let oldest = self.segments.front().map(|s| s.sequence);
+        for grouping in &mut self.groupings {
+            grouping.prune(oldest);
         }
     }
 

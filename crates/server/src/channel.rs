@@ -58,7 +58,8 @@ pub enum PackageFormat {
 }
 
 impl PackageFormat {
-    fn segment_duration_secs(&self) -> u32 {
+    /// The package's segment duration in seconds.
+    pub fn segment_duration_secs(&self) -> u32 {
         match self {
             PackageFormat::Hls(s) => s.segment_duration_secs,
             PackageFormat::Dash(s) => s.segment_duration_secs,
@@ -139,14 +140,18 @@ impl ChannelRuntime {
     pub fn new(config: ChannelConfig, data_dir: Option<&Path>) -> ChannelRuntime {
         let packages = packages(&config);
         let segment_secs = cut_duration(&packages);
-        if packages
+        // Packages with longer segments serve groups of stored segments.
+        let group_secs: Vec<u32> = packages
             .iter()
-            .any(|p| p.format.segment_duration_secs() != segment_secs)
-        {
-            tracing::warn!(
+            .map(|p| p.format.segment_duration_secs())
+            .filter(|d| *d != segment_secs)
+            .collect();
+        if !group_secs.is_empty() {
+            tracing::info!(
                 channel = %config.id,
                 cut = segment_secs,
-                "packages have different segment durations; all are served with {segment_secs} s segments until packages group stored segments"
+                grouped = ?group_secs,
+                "segments are stored at the common divisor of the packages' durations and grouped for longer ones"
             );
         }
         let reach = packages
@@ -173,13 +178,14 @@ impl ChannelRuntime {
             .filter_map(|s| s.bitrate)
             .map(|bitrate| {
                 let name = bitrate.to_string();
-                let rendition = match data_dir {
+                let mut rendition = match data_dir {
                     Some(root) => {
                         let dir = root.join("channels").join(&config.id).join(&name);
                         open_stored(&config.id, &name, dir, retention, segmenter, limits)
                     }
                     None => Rendition::new(segmenter, limits),
                 };
+                rendition.window.set_group_durations(&group_secs);
                 Arc::new(RenditionSlot {
                     name,
                     declared_bitrate: Some(bitrate),

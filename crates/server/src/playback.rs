@@ -190,9 +190,21 @@ impl Request<'_> {
         }
     }
 
+    /// A rendition as this package sees it (its segments grouped to the package's duration).
     fn view(&self, slot: &RenditionSlot) -> Option<RenditionView> {
         let r = slot.lock();
-        RenditionView::from_window(&slot.name, slot.declared_bitrate, &r.window)
+        RenditionView::from_window(
+            &slot.name,
+            slot.declared_bitrate,
+            &r.window,
+            self.package.format.segment_duration_secs(),
+        )
+    }
+
+    /// The package segment of `slot` that starts at `start`.
+    fn find_segment(&self, slot: &RenditionSlot, start: i64) -> Option<Arc<Segment>> {
+        let duration = self.package.format.segment_duration_secs();
+        slot.lock().window.find_package_segment(duration, start)
     }
 
     fn rendition(&self, name: &str) -> Option<(Arc<RenditionSlot>, RenditionView)> {
@@ -276,7 +288,7 @@ async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
             let Some(slot) = req.channel.rendition(&rendition) else {
                 return not_found();
             };
-            let segment = slot.lock().window.find_by_start(start);
+            let segment = req.find_segment(slot, start);
             let Some(segment) = segment else {
                 return not_found();
             };
@@ -327,7 +339,7 @@ async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
             let Some(slot) = req.channel.rendition(&rendition) else {
                 return not_found();
             };
-            let segment = slot.lock().window.find_by_start(start);
+            let segment = req.find_segment(slot, start);
             let Some(segment) = segment.filter(|s| cmaf::track_samples(s, kind).is_some()) else {
                 return not_found();
             };
