@@ -23,10 +23,14 @@ fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
 fn serve_fails_with(from: &str, to: &str) -> String {
     let demo = include_str!("../config/demo-channels.json");
     let file = temp_file("channels.json", &demo.replacen(from, to, 1));
+    let data = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(["serve", "--rtmp-listen", "127.0.0.1:0"])
-        .args(["--http-listen", "127.0.0.1:0", "--channels"])
+        .args(["--http-listen", "127.0.0.1:0"])
+        .args(["--api-listen", "127.0.0.1:0", "--channels"])
         .arg(&file)
+        .arg("--data-dir")
+        .arg(data.path())
         .output()
         .unwrap();
     std::fs::remove_file(&file).ok();

@@ -11,12 +11,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use common::multi::{channel, start_pushes, HIGH, HIGH_SIZE, LOW, LOW_SIZE};
-use common::{require_tool, TestServer};
+use common::TestServer;
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -39,44 +38,9 @@ const FORMATS: [(&str, &str, &str); 4] = [
     ("mss", "dash.js+mss", "/live/multi/Manifest"),
 ];
 
-fn players_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/players")
-}
-
-/// Whether Chromium, Node, ffmpeg and the npm packages are installed; in CI anything missing
-/// fails the test instead of skipping it.
-fn players_installed(dir: &Path) -> bool {
-    for tool in ["ffmpeg", "node", "chromium"] {
-        if !require_tool(tool) {
-            return false;
-        }
-    }
-    let missing: Vec<&str> = ["hls.js", "dashjs", "playwright-core"]
-        .into_iter()
-        .filter(|p| {
-            !dir.join("node_modules")
-                .join(p)
-                .join("package.json")
-                .is_file()
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "npm packages {missing:?} are not installed in {} (run `npm ci --prefix tests/players`)",
-        dir.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{msg}; they are required in CI");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
-}
-
 /// Runs the Node driver over every format; returns its JSON lines and its stderr.
 async fn run_driver(server: &TestServer) -> (Vec<Value>, String) {
-    let dir = players_dir();
+    let dir = common::players_dir();
     // The driver's own watchdog is longer; `timeout` kills its whole process group, Chromium
     // included, if even that hangs.
     let limit = FORMATS.len() as f64 * (PLAY_SECONDS + STARTUP_SECONDS + 10.0) + 30.0;
@@ -245,8 +209,7 @@ fn switch_problems(r: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_js_and_dash_js_play_every_format_live() {
-    let dir = players_dir();
-    if !players_installed(&dir) {
+    if !common::players_installed(&["hls.js", "dashjs", "playwright-core"]) {
         return;
     }
     let server = TestServer::start(&[channel()]).await;

@@ -1,4 +1,4 @@
-//! A minimal HTTP/1.1 GET client for tests (one request per connection).
+//! A minimal HTTP/1.1 client for tests (one request per connection).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -43,6 +43,39 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Res
         let req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://example.com\r\n{preflight}Connection: close\r\n\r\n"
         );
+        s.write_all(req.as_bytes()).await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        parse(&buf)
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .map_err(|_| std::io::Error::other("HTTP request timed out"))?
+}
+
+/// Sends `method path` with `headers` and a JSON `body` (if any).
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<Response> {
+    let fut = async {
+        let mut s = TcpStream::connect(addr).await?;
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let body = body.unwrap_or("");
+        if !body.is_empty() || method == "POST" || method == "PUT" {
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
         s.write_all(req.as_bytes()).await?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await?;

@@ -18,6 +18,9 @@ use server::{BoundServer, ServeOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The API token of project `default` in [`TestServer`]s.
+pub const API_TOKEN: &str = "test-token";
+
 pub const FIXTURE: &str = "ffmpeg-5.1_h264-aac_320x240_25fps_10s_2s-gop_bframes.flv";
 
 pub fn fixture_path(name: &str) -> PathBuf {
@@ -62,6 +65,8 @@ pub fn channel_json(id: &str, bitrates: &[u64], segment_secs: u32, window_secs: 
 pub struct TestServer {
     pub rtmp: SocketAddr,
     pub http: SocketAddr,
+    /// The control-plane API; project `default` takes [`API_TOKEN`].
+    pub api: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     _data: tempdir::TempDir,
@@ -101,8 +106,15 @@ impl TestServer {
         let bound = BoundServer::bind(ServeOptions {
             rtmp_listen: "127.0.0.1:0".parse().unwrap(),
             http_listen: "127.0.0.1:0".parse().unwrap(),
+            api_listen: "127.0.0.1:0".parse().unwrap(),
+            api_tokens: server::api::ApiTokens::parse([
+                format!("default:{API_TOKEN}").as_str(),
+                "other:other-token",
+            ])
+            .unwrap(),
             data_dir: data.0.clone(),
             channels,
+            seed_channels: Vec::new(),
             rtmp_limits,
             segment_cache_bytes: server::DEFAULT_SEGMENT_CACHE_BYTES,
             http_workers: 0,
@@ -111,6 +123,7 @@ impl TestServer {
         .unwrap();
         let rtmp = bound.rtmp_addr().unwrap();
         let http = bound.http_addr().unwrap();
+        let api = bound.api_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(bound.run(async move {
             let _ = rx.await;
@@ -118,6 +131,7 @@ impl TestServer {
         TestServer {
             rtmp,
             http,
+            api,
             stop: Some(tx),
             task: Some(task),
             _data: data,
@@ -171,4 +185,42 @@ pub fn require_tool(name: &str) -> bool {
         eprintln!("SKIPPED: {name} is not installed (CI installs it; see .ci/run)");
     }
     found
+}
+
+/// Where the browser players' driver and npm packages live (tests/players).
+pub fn players_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/players")
+}
+
+/// Whether Chromium, Node, ffmpeg and the npm `packages` of [`players_dir`] are installed; in
+/// CI anything missing fails the test instead of skipping it.
+pub fn players_installed(packages: &[&str]) -> bool {
+    for tool in ["ffmpeg", "node", "chromium"] {
+        if !require_tool(tool) {
+            return false;
+        }
+    }
+    let dir = players_dir();
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !dir.join("node_modules")
+                .join(p)
+                .join("package.json")
+                .is_file()
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "npm packages {missing:?} are not installed in {} (run `npm ci --prefix tests/players`)",
+        dir.display()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}; they are required in CI");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
 }

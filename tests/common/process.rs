@@ -14,6 +14,8 @@ pub struct ServerProcess {
     child: Child,
     pub rtmp: SocketAddr,
     pub http: SocketAddr,
+    /// The control-plane API (development token of project `default`).
+    pub api: SocketAddr,
     /// Log lines after the listening line.
     pub log: mpsc::Receiver<String>,
 }
@@ -22,11 +24,20 @@ impl ServerProcess {
     /// Starts the binary with `channels_file` and `data_dir`; waits (20 s at most) until it
     /// listens and reads its addresses from the log.
     pub fn start(channels_file: &Path, data_dir: &Path) -> ServerProcess {
-        let mut child = Command::new(BIN)
+        Self::start_opt(Some(channels_file), data_dir)
+    }
+
+    /// [`Self::start`], with or without a channels file to import.
+    pub fn start_opt(channels_file: Option<&Path>, data_dir: &Path) -> ServerProcess {
+        let mut command = Command::new(BIN);
+        command
             .args(["serve", "--rtmp-listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0"])
-            .arg("--channels")
-            .arg(channels_file)
+            .args(["--api-listen", "127.0.0.1:0"]);
+        if let Some(file) = channels_file {
+            command.arg("--channels").arg(file);
+        }
+        let mut child = command
             .arg("--data-dir")
             .arg(data_dir)
             .env("RUST_LOG", "info")
@@ -60,6 +71,7 @@ impl ServerProcess {
                 return ServerProcess {
                     rtmp: field("rtmp_addr"),
                     http: field("http_addr"),
+                    api: field("api_addr"),
                     child,
                     log: rx,
                 };

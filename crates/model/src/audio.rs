@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 
 /// A named audio selector that picks input audio by language, PID or HLS rendition (Table 8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InputAudioSelector {
     /// Selector name, unique in the channel: letters, digits, `-` and `_`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NAME)))]
     pub name: String,
     /// How the selector picks its audio.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -15,6 +17,7 @@ pub struct InputAudioSelector {
 
 /// The ways an audio selector can pick audio (Table 9 `AudioSelectorSettings`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AudioSelectorSettings {
     /// Pick by language code.
@@ -30,9 +33,11 @@ pub struct AudioSelectorSettings {
 
 /// Language selector (Table 10 `AudioSelectorLangSelection`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AudioSelectorLangSelection {
     /// Language code of 2 or 3 lowercase letters.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::LANGUAGE_CODE)))]
     pub language_code: String,
     /// What to do when no stream has that language.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +46,7 @@ pub struct AudioSelectorLangSelection {
 
 /// Language output policy of a language selector (Table 10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum LanguageSelectionPolicy {
     /// Prefer the language; fall back to the audio stream with the lowest PID.
     #[serde(rename = "LOOSE")]
@@ -52,14 +58,17 @@ pub enum LanguageSelectionPolicy {
 
 /// PID selector (Table 11 `AudioSelectorPidSelection`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AudioSelectorPidSelection {
     /// MPEG-TS PID of the audio stream.
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_PID)))]
     pub pid: u32,
 }
 
 /// HLS rendition selector (Table 12 `AudioSelectorHlsSelection`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AudioSelectorHlsSelection {
     /// NAME of the HLS audio rendition.
@@ -70,6 +79,7 @@ pub struct AudioSelectorHlsSelection {
 
 /// Audio output configuration (Table 26 `EncoderSettingsExpand`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EncoderSettingsExpand {
     /// Audio output settings.
@@ -79,9 +89,11 @@ pub struct EncoderSettingsExpand {
 
 /// One audio output, fed by a named audio selector (Table 27 `audio_descriptions`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AudioDescription {
     /// Output name, unique in the channel: letters, digits, `-` and `_`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NAME)))]
     pub name: String,
     /// Name of the input audio selector this output takes its audio from.
     pub audio_selector_name: String,
@@ -90,6 +102,7 @@ pub struct AudioDescription {
     pub language_code_control: Option<LanguageCodeControl>,
     /// Advertised language code of 2 or 3 lowercase letters.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::LANGUAGE_CODE)))]
     pub language_code: Option<String>,
     /// Advertised stream name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +111,7 @@ pub struct AudioDescription {
 
 /// Where an audio output's advertised language comes from (Table 27 `language_code_control`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum LanguageCodeControl {
     /// Use the input's language when it has one, else the configured code and name.
     #[serde(rename = "FOLLOW_INPUT")]

@@ -10,13 +10,17 @@ use crate::input::InputStreamInfo;
 /// One OTT channel: where its media comes from, how long it is kept and how it is served
 /// (Table 3, request body of `POST /v1/{project_id}/ott/channels`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     /// Ingest domain name of the channel.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub domain: String,
     /// Group or application name; the RTMP application of push ingest.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::URL_TOKEN)))]
     pub app_name: String,
     /// Unique channel ID; appears in URLs and ingest stream names.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::URL_TOKEN)))]
     pub id: String,
     /// Display name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,6 +74,7 @@ impl ChannelConfig {
 
 /// Channel status (Table 3 `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ChannelState {
     /// Ingest, packaging and recording start as soon as the channel is delivered.
     #[serde(rename = "ON")]
@@ -81,6 +86,7 @@ pub enum ChannelState {
 
 /// A transcoding template reference (Table 13 `encoder_settings`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EncoderSettings {
     /// Transcoding template ID.
@@ -90,9 +96,14 @@ pub struct EncoderSettings {
 
 /// Catch-up TV configuration (Table 14 `record_settings`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordSettings {
     /// How long recorded media is kept for catch-up, in seconds, 0–1,209,600 (14 days); 0 = no recording.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(max = crate::limits::MAX_ROLLINGBUFFER_DURATION))
+    )]
     pub rollingbuffer_duration: u64,
 }
 

@@ -9,6 +9,7 @@ use crate::limits::{DEFAULT_HLS_VERSION, HLS_VERSIONS};
 
 /// One group of output packages of the channel (Table 15 `EndpointItem`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EndpointItem {
     /// HLS outputs.
@@ -115,6 +116,7 @@ impl PackageRef<'_> {
 
 /// An HLS output (Table 16 `HlsPackageItem`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HlsPackageItem {
     /// Streaming URL: `host/path` or `http(s)://host/path`; the path is what players request.
@@ -124,11 +126,20 @@ pub struct HlsPackageItem {
     pub stream_selection: Option<Vec<StreamSelectionItem>>,
     /// HLS version number as a decimal string, 1–10 (default 3).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::HLS_VERSION)))]
     pub hls_version: Option<String>,
     /// Output segment duration in seconds, 1–10.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = crate::schema::SEGMENT_MIN, max = crate::schema::SEGMENT_MAX))
+    )]
     pub segment_duration_seconds: u32,
     /// Playlist length in seconds, 0–86,400; when non-zero at least three segments.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(max = crate::limits::MAX_PLAYLIST_WINDOW_SECONDS))
+    )]
     pub playlist_window_seconds: Option<u32>,
     /// DRM settings.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,6 +155,10 @@ pub struct HlsPackageItem {
     pub request_args: Option<PackageRequestArgs>,
     /// Ad marker; for HLS only `["ENHANCED_SCTE35"]`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(equal = 1), inner(regex(pattern = crate::schema::HLS_AD_MARKER)))
+    )]
     pub ad_marker: Option<Vec<String>>,
 }
 
@@ -167,6 +182,7 @@ pub(crate) fn parse_hls_version(text: &str) -> Option<u8> {
 
 /// An MPEG-DASH output (Table 17 `DashPackageItem`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DashPackageItem {
     /// Streaming URL: `host/path` or `http(s)://host/path`; the path is what players request.
@@ -175,9 +191,17 @@ pub struct DashPackageItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_selection: Option<Vec<StreamSelectionItem>>,
     /// Output segment duration in seconds, 1–10.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = crate::schema::SEGMENT_MIN, max = crate::schema::SEGMENT_MAX))
+    )]
     pub segment_duration_seconds: u32,
     /// Manifest window in seconds, 0–86,400; when non-zero at least three segments.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(max = crate::limits::MAX_PLAYLIST_WINDOW_SECONDS))
+    )]
     pub playlist_window_seconds: Option<u32>,
     /// DRM settings.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,20 +217,34 @@ pub struct DashPackageItem {
     pub request_args: Option<PackageRequestArgs>,
     /// Ad marker; for DASH only `xml+bin`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::DASH_AD_MARKER)))]
     pub ad_marker: Option<String>,
     /// MPD `suggestedPresentationDelay` in seconds, 1–120.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = crate::schema::DASH_TIMING_MIN, max = crate::schema::DASH_TIMING_MAX))
+    )]
     pub suggested_presentation_delay: Option<u32>,
     /// MPD `minimumUpdatePeriod` in seconds, 1–120.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = crate::schema::DASH_TIMING_MIN, max = crate::schema::DASH_TIMING_MAX))
+    )]
     pub minimum_update_period: Option<u32>,
     /// MPD `minBufferTime` in seconds, 1–120.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = crate::schema::DASH_TIMING_MIN, max = crate::schema::DASH_TIMING_MAX))
+    )]
     pub min_buffer_time: Option<u32>,
 }
 
 /// A Microsoft Smooth Streaming output (Table 18 `MssPackageItem`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MssPackageItem {
     /// Streaming URL: `host/path` or `http(s)://host/path`; the path is what players request.
@@ -215,9 +253,17 @@ pub struct MssPackageItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_selection: Option<Vec<StreamSelectionItem>>,
     /// Output fragment duration in seconds, 1–10.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = crate::schema::SEGMENT_MIN, max = crate::schema::SEGMENT_MAX))
+    )]
     pub segment_duration_seconds: u32,
     /// Manifest window in seconds, 0–86,400; when non-zero at least three segments.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(max = crate::limits::MAX_PLAYLIST_WINDOW_SECONDS))
+    )]
     pub playlist_window_seconds: Option<u32>,
     /// DRM settings.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,6 +281,7 @@ pub struct MssPackageItem {
 
 /// A bitrate filter: streams with bitrate in `[min_bandwidth, max_bandwidth]` are output (Table 19).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StreamSelectionItem {
     /// Query parameter of the streaming URL that selects this filter.
@@ -242,14 +289,17 @@ pub struct StreamSelectionItem {
     pub key: Option<String>,
     /// Highest bitrate in bit/s, 0–104,857,600.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_BITRATE)))]
     pub max_bandwidth: Option<u64>,
     /// Lowest bitrate in bit/s, 0–104,857,600.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_BITRATE)))]
     pub min_bandwidth: Option<u64>,
 }
 
 /// Names of the query parameters players use for catch-up, time shift and live delay (Table 22).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PackageRequestArgs {
     /// Catch-up (recording) parameters.
@@ -265,6 +315,7 @@ pub struct PackageRequestArgs {
 
 /// Catch-up request parameters (Table 23 `RecordRequestArgs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordRequestArgs {
     /// Name of the start time parameter.
@@ -283,6 +334,7 @@ pub struct RecordRequestArgs {
 
 /// Time-shift request parameters (Table 24 `TimeshiftRequestArgs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TimeshiftRequestArgs {
     /// Name of the time-shift duration parameter.
@@ -295,6 +347,7 @@ pub struct TimeshiftRequestArgs {
 
 /// Live request parameters (Table 25 `LiveRequestArgs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LiveRequestArgs {
     /// Name of the delay parameter.

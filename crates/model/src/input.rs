@@ -7,6 +7,7 @@ use crate::limits::DEFAULT_INPUT_LOSS_THRESHOLD_MSEC;
 
 /// Channel input stream information (Table 4 `InputStreamInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InputStreamInfo {
     /// How media reaches the channel: pulled from upstream or pushed by an encoder.
@@ -37,6 +38,7 @@ pub struct InputStreamInfo {
     pub ad_triggers: Option<Vec<AdTrigger>>,
     /// Audio selectors (at most 8) that audio outputs pick their input audio from.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::MAX_AUDIO_SELECTORS)))]
     pub audio_selectors: Option<Vec<InputAudioSelector>>,
 }
 
@@ -64,6 +66,7 @@ impl InputStreamInfo {
 
 /// Channel input protocol (Table 4 `input_protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum InputProtocol {
     /// Pull HTTP-FLV from an upstream URL.
     #[serde(rename = "FLV_PULL")]
@@ -117,6 +120,7 @@ impl std::fmt::Display for InputProtocol {
 
 /// A primary source stream of the channel (Table 5 `SourcesInfo`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SourcesInfo {
     /// Source stream URL for pull protocols.
@@ -124,12 +128,15 @@ pub struct SourcesInfo {
     pub url: Option<String>,
     /// Bitrate in bit/s, (0, 104,857,600]; for push protocols it names the ingest stream.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::limits::MAX_BITRATE)))]
     pub bitrate: Option<u64>,
     /// Width of the resolution, 0–4096.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_WIDTH)))]
     pub width: Option<u32>,
     /// Height of the resolution, 0–2160.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_HEIGHT)))]
     pub height: Option<u32>,
     /// Whether to capture snapshots from this stream.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,6 +160,7 @@ pub struct SourcesInfo {
 
 /// A standby source stream, paired by position with a primary source (Table 6 `SecondarySourcesInfo`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SecondarySourcesInfo {
     /// Standby stream URL for pull protocols.
@@ -160,12 +168,15 @@ pub struct SecondarySourcesInfo {
     pub url: Option<String>,
     /// Bitrate in bit/s; must match the paired primary source.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::limits::MAX_BITRATE)))]
     pub bitrate: Option<u64>,
     /// Width of the resolution; must match the paired primary source.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_WIDTH)))]
     pub width: Option<u32>,
     /// Height of the resolution; must match the paired primary source.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_HEIGHT)))]
     pub height: Option<u32>,
     /// Whether to use `bitrate` to fix the bitrate (default false).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -186,10 +197,15 @@ pub struct SecondarySourcesInfo {
 
 /// When to switch between primary and standby sources (Table 7 `FailoverConditions`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FailoverConditions {
     /// How long input may be lost before switching, in ms, 0–3,600,000 (default 2,000).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(max = crate::limits::MAX_INPUT_LOSS_THRESHOLD_MSEC))
+    )]
     pub input_loss_threshold_msec: Option<u64>,
     /// Whether the primary is preferred or both are equal (default EQUAL).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,6 +227,7 @@ impl FailoverConditions {
 
 /// Whether the primary source has priority or primary and standby are switched equally (Table 7).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum InputPreference {
     /// Return to the primary as soon as it is healthy again.
     #[serde(rename = "PRIMARY")]
@@ -223,6 +240,7 @@ pub enum InputPreference {
 
 /// Source of SCTE-35 ad signals (Table 4 `scte35_source`); HLS_PULL only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Scte35Source {
     /// Signals carried in the pulled HLS segments.
     #[serde(rename = "SEGMENTS")]
@@ -231,6 +249,7 @@ pub enum Scte35Source {
 
 /// An SCTE-35 segmentation type treated as an ad trigger (Table 4 `ad_triggers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum AdTrigger {
     /// splice_insert commands.
     #[serde(rename = "Splice insert")]

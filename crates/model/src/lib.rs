@@ -15,6 +15,8 @@ mod input;
 pub mod limits;
 mod parse;
 mod response;
+#[cfg(feature = "schema")]
+mod schema;
 mod url;
 mod validate;
 
@@ -38,9 +40,17 @@ pub use input::{
     SecondarySourcesInfo, SourcesInfo,
 };
 pub use parse::{parse_and_validate_channel, parse_channel, parse_channels};
-pub use response::{result_codes, CreateChannelResponse, ErrorResponse, SourceRsp};
+pub use response::{
+    result_codes, ChannelListResponse, ChannelStateRequest, CreateChannelResponse, ErrorResponse,
+    SourceRsp,
+};
 pub use url::url_path;
 pub use validate::ValidationProblem;
+
+/// The `schemars` this crate derives `JsonSchema` with, so that users generate schemas with the
+/// same version (feature `schema`).
+#[cfg(feature = "schema")]
+pub use schemars;
 
 #[cfg(test)]
 mod test_fixtures;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::channel::ChannelConfig;
+use crate::channel::{ChannelConfig, ChannelState};
 use crate::ingest::rtmp_ingest_url;
 use crate::input::InputProtocol;
 
@@ -12,13 +12,52 @@ pub mod result_codes {
     pub const SUCCESS: &str = "LIVE.100000000";
     /// A package URL of the channel is already used by another channel.
     pub const OUTPUT_URL_EXISTS: &str = "LIVE.100011001";
+    /// A channel with this ID already exists in the project (Headwater's code).
+    pub const CHANNEL_EXISTS: &str = "LIVE.100011002";
+    /// An ingest stream name (`{app_name}/{id}_{bitrate}`) is already used by another channel
+    /// (Headwater's code).
+    pub const INGEST_STREAM_EXISTS: &str = "LIVE.100011003";
+    /// The request is malformed or breaks a validation rule (Headwater's code).
+    pub const INVALID_REQUEST: &str = "LIVE.100011004";
+    /// No channel with this ID in the project (Headwater's code).
+    pub const CHANNEL_NOT_FOUND: &str = "LIVE.100011005";
+    /// `X-Auth-Token` is missing or not valid for the project (Headwater's code).
+    pub const UNAUTHORIZED: &str = "LIVE.100011006";
+    /// The server could not complete the request (storage failure; Headwater's code).
+    pub const INTERNAL_ERROR: &str = "LIVE.100011007";
+}
+
+/// Body of a channel list, `GET /v1/{project_id}/ott/channels` (Headwater's shape: the
+/// channels as they were created or last modified).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChannelListResponse {
+    /// Channels matching the filters, before `offset` and `limit` are applied.
+    pub total: u64,
+    /// The page of channels, ordered by creation.
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// Body of a state change, `PUT /v1/{project_id}/ott/channels/{id}/state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChannelStateRequest {
+    /// `ON` starts the channel, `OFF` stops it (its configuration is kept).
+    pub state: ChannelState,
 }
 
 /// Body of a successful creation, status 201 (Table 28).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateChannelResponse {
     /// Result code, [`result_codes::SUCCESS`].
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "Result code, `LIVE.100000000`.")
+    )]
     pub result_code: String,
     /// Result description.
     pub result_msg: String,
@@ -63,30 +102,40 @@ impl CreateChannelResponse {
 
 /// One ingest URL returned at creation (Table 29 `SourceRsp`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SourceRsp {
     /// RTMP ingest URL.
     pub url: String,
     /// Bitrate in bit/s.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::limits::MAX_BITRATE)))]
     pub bitrate: Option<u64>,
     /// Width of the resolution.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_WIDTH)))]
     pub width: Option<u32>,
     /// Height of the resolution.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = crate::limits::MAX_HEIGHT)))]
     pub height: Option<u32>,
     /// Whether snapshots are captured from this stream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_snapshot: Option<bool>,
 }
 
-/// Body of a failed request, status 400 (Table 30); the channel fields are absent when the request
-/// body could not be read.
+/// A result without channel data: the body of a failed request (Table 30: status 400; Headwater
+/// also answers 401, 404 and 500 with it) and of a successful state change or deletion. The
+/// channel fields are absent when the request named no readable channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorResponse {
     /// Result code, e.g. [`result_codes::OUTPUT_URL_EXISTS`].
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "Result code, e.g. `LIVE.100011001`; see docs/api.md.")
+    )]
     pub result_code: String,
     /// Result description.
     pub result_msg: String,

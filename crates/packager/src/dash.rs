@@ -2,15 +2,23 @@
 //! [`crate::cmaf`].
 //!
 //! Layout below a package's URL `DIR/STEM.mpd`:
-//! `DIR/STEM.mpd` (the MPD), `DIR/STEM/video-{rendition}/init.mp4`,
+//! `DIR/STEM.mpd` (the MPD), `DIR/STEM/video-{rendition}/init-{period}.mp4`,
 //! `DIR/STEM/video-{rendition}/{t}.m4s` and the same with `audio-{rendition}`, where `{rendition}`
-//! is the rendition's name and `t` the fragment's decode time (`tfdt`) in its track's timescale.
-//! Names come from time, so a URL never names two different contents.
+//! is the rendition's name, `{period}` a Period id and `t` the fragment's decode time (`tfdt`) in
+//! its track's timescale. Names come from time, so a fragment URL never names two different
+//! contents. `init.mp4` is the rendition's newest configuration; an MPD with a single Period "0"
+//! names it (as before Periods were split).
 //!
 //! Decode times are on the channel timeline, anchored to the Unix epoch, so the MPD's
-//! `availabilityStartTime` is the epoch forever and the single Period starts at 0: a segment at
+//! `availabilityStartTime` is the epoch forever and the first Period starts at 0: a segment at
 //! `t` (timescale `T`) is `t / T` seconds after 1970-01-01T00:00:00Z. The MPD only ever lists
 //! segments that exist; `$Time$` templates address them, and [`find_segment`] maps a `t` back.
+//!
+//! A rendition whose track configuration changes (a publisher reconnecting with another picture
+//! size or codec profile) gets a new Period at the first segment with the new configuration, as
+//! DASH-IF IOP recommends: Period `p{t}` starts at channel time `t` (90 kHz), and its
+//! SegmentTemplates' `presentationTimeOffset` is `t` in their timescales, so `$Time$` stays the
+//! absolute `tfdt`. A Period keeps its id and start while it is listed (see [`period_starts`]).
 //! The one exception is an MPD for GStreamer, whose timelines start with an `S` at the epoch
 //! to work around its SegmentTimeline seek ([`needs_timeline_anchor`]).
 
@@ -18,7 +26,7 @@ use std::fmt::{self, Display, Write};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use media::{MediaTime, Timescale, TrackKind, WallClock};
+use media::{CodecConfig, MediaTime, Timescale, TrackInfo, TrackKind, WallClock};
 use segmenter::Segment;
 
 use crate::cmaf;
@@ -111,11 +119,12 @@ pub fn needs_timeline_anchor(user_agent: Option<&str>) -> bool {
 pub enum DashResource {
     /// `STEM.mpd`.
     Manifest,
-    /// `STEM/{video|audio}-{representation}/init.mp4`: the CMAF header of that track of the
-    /// rendition named `representation`.
+    /// `STEM/{video|audio}-{representation}/init.mp4` or `init-{period}.mp4`: the CMAF header
+    /// of that track of the rendition named `representation`, in the configuration `config`.
     Init {
         representation: String,
         kind: TrackKind,
+        config: InitConfig,
     },
     /// `STEM/{video|audio}-{representation}/{time}.m4s`: the fragment of that track of the
     /// rendition named `representation` whose decode time is `time` (track timescale).
@@ -124,6 +133,52 @@ pub enum DashResource {
         kind: TrackKind,
         time: u64,
     },
+}
+
+/// Which configuration of a track a DASH init segment URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitConfig {
+    /// `init.mp4`: the newest, which a reconnecting publisher changes.
+    Newest,
+    /// `init-0.mp4`: that of Period "0", which starts before any change the window knows of:
+    /// the oldest held segment's.
+    FirstPeriod,
+    /// `init-p{t}.mp4`: that of Period `p{t}`, which starts at channel time `t` (90 kHz); it
+    /// never changes.
+    PeriodFrom(i64),
+}
+
+impl InitConfig {
+    /// The configuration the init segment of Period `start` names (see [`Period`]).
+    fn of_period(start: Option<i64>) -> InitConfig {
+        start.map_or(InitConfig::FirstPeriod, InitConfig::PeriodFrom)
+    }
+
+    /// The file name in the Representation's directory.
+    fn file_name(self) -> String {
+        match self {
+            InitConfig::Newest => "init.mp4".to_string(),
+            InitConfig::FirstPeriod => "init-0.mp4".to_string(),
+            InitConfig::PeriodFrom(t) => format!("init-p{t}.mp4"),
+        }
+    }
+
+    fn parse(file: &str) -> Option<InitConfig> {
+        if file == "init.mp4" {
+            return Some(InitConfig::Newest);
+        }
+        match file.strip_prefix("init-")?.strip_suffix(".mp4")? {
+            "0" => Some(InitConfig::FirstPeriod),
+            period => {
+                let digits = period.strip_prefix('p')?;
+                let canonical = digits == "0" || !digits.starts_with('0');
+                if digits.is_empty() || !canonical || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                digits.parse().ok().map(InitConfig::PeriodFrom)
+            }
+        }
+    }
 }
 
 impl DashResource {
@@ -150,10 +205,11 @@ impl DashResource {
             return None;
         }
         let representation = name.to_string();
-        if file == "init.mp4" {
+        if let Some(config) = InitConfig::parse(file) {
             return Some(DashResource::Init {
                 representation,
                 kind,
+                config,
             });
         }
         let digits = file.strip_suffix(".m4s")?;
@@ -177,10 +233,34 @@ fn representation_id(kind: TrackKind, name: &str) -> String {
     }
 }
 
-/// The segment of `view` whose `kind` track's first decode time is `time` (in the timescale of
-/// the view's current track of that kind, as the MPD lists it), by binary search.
+/// The segment of `view` whose `kind` track's first decode time is `time` in that track's
+/// timescale, as the MPD lists it: by binary search in the timescale of the view's newest track
+/// of that kind, then (an older Period's audio may have another rate) in the others.
 pub fn find_segment(view: &RenditionView, kind: TrackKind, time: u64) -> Option<&Arc<Segment>> {
-    let timescale = view.track(kind)?.timescale;
+    let newest = view.track(kind)?.timescale;
+    find_in_timescale(view, kind, time, newest).or_else(|| {
+        let mut others: Vec<Timescale> = view
+            .segments
+            .iter()
+            .filter_map(|s| cmaf::track_samples(s, kind))
+            .map(|t| t.timescale())
+            .filter(|t| *t != newest)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        others
+            .into_iter()
+            .find_map(|timescale| find_in_timescale(view, kind, time, timescale))
+    })
+}
+
+/// [`find_segment`] among the segments whose `kind` track has `timescale`.
+fn find_in_timescale(
+    view: &RenditionView,
+    kind: TrackKind,
+    time: u64,
+    timescale: Timescale,
+) -> Option<&Arc<Segment>> {
     let target = MediaTime::new(i64::try_from(time).ok()?, timescale);
     // Segments without that track sort by their start; the order is the same.
     let first_time = |s: &Segment| match cmaf::track_samples(s, kind) {
@@ -207,6 +287,9 @@ pub fn find_segment(view: &RenditionView, kind: TrackKind, time: u64) -> Option<
 /// those starting in the same time range, so all Representations cover the same time.
 /// `timeShiftBufferDepth` is the window, or the listed duration when that is longer (a window
 /// of 0, or shorter than three segments), so every listed segment is inside it.
+///
+/// Each listed segment goes to the Period it starts in ([`period_starts`]); a Representation
+/// describes its rendition's track configuration in that Period.
 pub fn write_mpd(
     renditions: &[RenditionView],
     settings: &DashSettings,
@@ -226,22 +309,23 @@ pub fn write_mpd(
         })
         .collect();
 
-    let video: Vec<Rep<'_>> = renditions
+    let starts = period_starts(renditions, range);
+    let periods: Vec<Period<'_>> = starts
         .iter()
-        .zip(&listed)
-        .filter_map(|(view, segments)| Rep::new(view, segments, TrackKind::Video))
+        .enumerate()
+        .map(|(i, &start)| {
+            // The first Period holds everything before the second one's start.
+            let from = if i == 0 { None } else { start };
+            let until = starts.get(i + 1).copied().flatten();
+            Period::new(renditions, &listed, start, from, until)
+        })
         .collect();
-    let audio: Option<Rep<'_>> = renditions
-        .iter()
-        .zip(&listed)
-        .find(|(view, _)| view.track(TrackKind::Audio).is_some())
-        .and_then(|(view, segments)| Rep::new(view, segments, TrackKind::Audio));
 
     let listed_ms = range.map_or(0, |(from, to)| ticks_to_ms_ceil(to - from, MPEG_HZ));
     let window_ms = u64::from(settings.playlist_window_secs) * 1000;
-    let max_segment_ms = video
+    let max_segment_ms = periods
         .iter()
-        .chain(&audio)
+        .flat_map(|p| p.video.iter().chain(&p.audio))
         .flat_map(|rep| {
             let hz = i64::from(rep.timeline.timescale);
             rep.timeline
@@ -281,21 +365,158 @@ pub fn write_mpd(
         r#" minBufferTime="{}">"#,
         XsDuration(settings.min_buffer_time_ms())
     )?;
-    writeln!(out, r#"  <Period id="0" start="PT0S">"#)?;
-    let templates = Templates::new(ctx.base, ctx.timeline_anchor);
-    if !video.is_empty() {
-        write_video_set(&video, &templates, out)?;
+    // A channel that never changed configuration keeps the MPD it always had.
+    let only_period_zero = matches!(periods.as_slice(), [p] if p.start.is_none());
+    for period in &periods {
+        let init = if only_period_zero {
+            InitConfig::Newest
+        } else {
+            InitConfig::of_period(period.start)
+        };
+        let templates = Templates::new(ctx.base, ctx.timeline_anchor, init, period.start);
+        period.write(&templates, out)?;
     }
-    if let Some(audio) = &audio {
-        write_audio_set(audio, &templates, out)?;
-    }
-    writeln!(out, "  </Period>")?;
     writeln!(
         out,
         r#"  <UTCTiming schemeIdUri="{UTC_HTTP_ISO}" value="{}"/>"#,
         Xml(ctx.utc_timing_url)
     )?;
     writeln!(out, "</MPD>")
+}
+
+/// The starts (90 kHz channel time) of the Periods that list `range`: the newest configuration
+/// change any rendition knows at or before the range's start (`None` if there is none: Period
+/// "0", from the epoch), then each change inside the range.
+///
+/// Windows remember the change their oldest held segment's configuration dates from
+/// ([`segmenter::LiveWindow::config_changes`]), so as the listed range slides, a Period keeps
+/// its start (and id) until its last segment leaves, and is never renamed "0".
+pub fn period_starts(renditions: &[RenditionView], range: Option<(i64, i64)>) -> Vec<Option<i64>> {
+    let Some((from, to)) = range else {
+        return vec![None];
+    };
+    let mut changes: Vec<i64> = renditions
+        .iter()
+        .flat_map(|r| r.config_changes.iter().copied())
+        .filter(|&c| c < to)
+        .collect();
+    changes.sort_unstable();
+    changes.dedup();
+    let inside = changes.partition_point(|&c| c <= from);
+    let first = inside.checked_sub(1).and_then(|i| changes.get(i)).copied();
+    std::iter::once(first)
+        .chain(
+            changes
+                .get(inside..)
+                .unwrap_or_default()
+                .iter()
+                .map(|&c| Some(c)),
+        )
+        .collect()
+}
+
+/// The `Period@id` of the Period starting at `start` (`None`: the first, at the epoch).
+pub fn period_id(start: Option<i64>) -> String {
+    start.map_or_else(|| "0".to_string(), |t| format!("p{t}"))
+}
+
+/// The init segment of rendition `view`'s `kind` track in configuration `config`: the newest
+/// track; the oldest held segment's (Period "0"); or for Period `p{t}`, that of the first
+/// segment starting at or after `t`, unless the rendition's configuration changed after `t`
+/// and by that segment (it then describes another Period).
+pub fn init_track(
+    view: &RenditionView,
+    kind: TrackKind,
+    config: InitConfig,
+) -> Option<&Arc<TrackInfo>> {
+    fn track_of(s: &Segment, kind: TrackKind) -> Option<&Arc<TrackInfo>> {
+        cmaf::track_samples(s, kind).map(|t| &t.track)
+    }
+    match config {
+        InitConfig::Newest => view.track(kind),
+        InitConfig::FirstPeriod => view.segments.iter().find_map(|s| track_of(s, kind)),
+        InitConfig::PeriodFrom(t) => {
+            let first = view
+                .segments
+                .iter()
+                .find(|s| s.start >= t && track_of(s, kind).is_some())?;
+            let changed = view
+                .config_changes
+                .iter()
+                .any(|&c| c > t && c <= first.start);
+            if changed {
+                return None;
+            }
+            track_of(first, kind)
+        }
+    }
+}
+
+/// One Period: the Representations of the listed segments that start in it.
+struct Period<'a> {
+    /// Channel time (90 kHz) where it starts, or `None` for Period "0", which starts at the
+    /// epoch.
+    start: Option<i64>,
+    video: Vec<Rep<'a>>,
+    /// The audio of the first rendition that has any in the Period.
+    audio: Option<Rep<'a>>,
+}
+
+impl<'a> Period<'a> {
+    /// The Period starting at `start`, of the `listed` segments (per rendition) that start at or
+    /// after `from` and before `until`.
+    fn new(
+        renditions: &'a [RenditionView],
+        listed: &[Vec<&'a Arc<Segment>>],
+        start: Option<i64>,
+        from: Option<i64>,
+        until: Option<i64>,
+    ) -> Period<'a> {
+        let inside: Vec<Vec<&'a Arc<Segment>>> = listed
+            .iter()
+            .map(|segments| {
+                segments
+                    .iter()
+                    .copied()
+                    .filter(|s| from.is_none_or(|f| s.start >= f))
+                    .filter(|s| until.is_none_or(|u| s.start < u))
+                    .collect()
+            })
+            .collect();
+        let video = renditions
+            .iter()
+            .zip(&inside)
+            .filter_map(|(view, segments)| Rep::new(view, segments, TrackKind::Video))
+            .collect();
+        let audio = renditions
+            .iter()
+            .zip(&inside)
+            .find_map(|(view, segments)| Rep::new(view, segments, TrackKind::Audio));
+        Period {
+            start,
+            video,
+            audio,
+        }
+    }
+
+    fn write(&self, templates: &Templates, out: &mut String) -> fmt::Result {
+        match self.start {
+            None => writeln!(out, r#"  <Period id="0" start="PT0S">"#)?,
+            Some(t) => writeln!(
+                out,
+                r#"  <Period id="{}" start="{}">"#,
+                period_id(self.start),
+                PeriodStart(t)
+            )?,
+        }
+        if !self.video.is_empty() {
+            write_video_set(&self.video, templates, out)?;
+        }
+        if let Some(audio) = &self.audio {
+            write_audio_set(audio, templates, out)?;
+        }
+        writeln!(out, "  </Period>")
+    }
 }
 
 /// The channel-timeline range (90 kHz, end exclusive) of the listed segments: the window of
@@ -383,14 +604,16 @@ impl Timeline {
     }
 
     /// Writes `<SegmentTimeline>`: `t` on the first `S` and wherever the timeline jumps, `r`
-    /// for runs of contiguous segments of equal duration; with `anchor`, first a one-tick `S`
-    /// at the Period start ([`MpdContext::timeline_anchor`]).
-    fn write(&self, anchor: bool, indent: &str, out: &mut String) -> fmt::Result {
+    /// for runs of contiguous segments of equal duration; with `anchor` (the Period start:
+    /// its `presentationTimeOffset`), first a one-tick `S` there
+    /// ([`MpdContext::timeline_anchor`]), unless the first listed segment starts there.
+    fn write(&self, anchor: Option<u64>, indent: &str, out: &mut String) -> fmt::Result {
         writeln!(out, "{indent}<SegmentTimeline>")?;
-        if anchor {
-            writeln!(out, r#"{indent}  <S t="0" d="1"/>"#)?;
+        let anchor = anchor.filter(|&a| self.entries.first().is_some_and(|e| e.t > a));
+        if let Some(a) = anchor {
+            writeln!(out, r#"{indent}  <S t="{a}" d="1"/>"#)?;
         }
-        let mut expected: Option<u64> = anchor.then_some(1);
+        let mut expected: Option<u64> = anchor.map(|a| a + 1);
         let mut i = 0;
         while let Some(first) = self.entries.get(i) {
             let mut repeats = 0usize;
@@ -418,39 +641,96 @@ impl Timeline {
     }
 }
 
-/// One Representation: a track of a rendition and its listed fragments.
+/// One Representation: a track of a rendition in one Period and its listed fragments.
 struct Rep<'a> {
     view: &'a RenditionView,
     id: String,
+    /// The track's configuration in the Period.
+    track: &'a TrackInfo,
+    /// Frames per second of a video track.
+    frame_rate: Option<f64>,
     timeline: Timeline,
 }
 
 impl<'a> Rep<'a> {
-    /// The `kind` Representation of `view`, or `None` if it has no such track or no listed
-    /// fragment of it.
-    fn new(view: &'a RenditionView, segments: &[&Arc<Segment>], kind: TrackKind) -> Option<Self> {
-        let track = view.track(kind)?;
+    /// The `kind` Representation of `view` over `segments` (those of one Period), or `None` if
+    /// they have no fragment of that kind.
+    fn new(
+        view: &'a RenditionView,
+        segments: &[&'a Arc<Segment>],
+        kind: TrackKind,
+    ) -> Option<Self> {
+        let track: &'a TrackInfo = segments
+            .iter()
+            .find_map(|s| cmaf::track_samples(s, kind))
+            .map(|t| t.track.as_ref())?;
         let timeline = Timeline::new(segments, kind, track.timescale);
         if timeline.entries.is_empty() {
             return None;
         }
+        let frame_rate = match kind {
+            TrackKind::Video => video_frame_rate(view, segments, track),
+            TrackKind::Audio => None,
+        };
         Some(Rep {
             view,
             id: representation_id(kind, &view.variant.name),
+            track,
+            frame_rate,
             timeline,
         })
     }
+
+    /// `(width, height)` of a video track.
+    fn picture_size(&self) -> Option<(u32, u32)> {
+        match &self.track.codec {
+            CodecConfig::Avc(avc) => Some((avc.info.width, avc.info.height)),
+            CodecConfig::Aac(_) => None,
+        }
+    }
 }
 
-/// `SegmentTemplate@initialization` and `@media`, and whether timelines are anchored.
+/// Frames per second of video `track` over `segments` of `view`: the rendition's (see
+/// [`crate::Variant`]) when it is the newest configuration, else the SPS's or, without one,
+/// measured over the newest of `segments`.
+fn video_frame_rate(
+    view: &RenditionView,
+    segments: &[&Arc<Segment>],
+    track: &TrackInfo,
+) -> Option<f64> {
+    if view.track(TrackKind::Video).is_some_and(|t| **t == *track) {
+        return view.variant.frame_rate;
+    }
+    let sps_rate = match &track.codec {
+        CodecConfig::Avc(avc) => avc.info.frame_rate,
+        CodecConfig::Aac(_) => None,
+    };
+    let measured = || {
+        let newest = segments
+            .iter()
+            .rev()
+            .find_map(|s| cmaf::track_samples(s, TrackKind::Video))?;
+        let n = newest.samples.len();
+        let total: u64 = newest.samples.iter().map(|s| u64::from(s.duration)).sum();
+        (n > 1 && total > 0).then(|| n as f64 * f64::from(newest.timescale().get()) / total as f64)
+    };
+    sps_rate
+        .or_else(measured)
+        .map(|r| (r * 1000.0).round() / 1000.0)
+}
+
+/// The SegmentTemplates of one Period: `@initialization` and `@media`, the Period start
+/// (`@presentationTimeOffset`), and whether timelines are anchored.
 struct Templates {
     initialization: String,
     media: String,
     anchor: bool,
+    /// Channel time (90 kHz) of the Period start; `None` for Period "0" (no offset).
+    period_start: Option<i64>,
 }
 
 impl Templates {
-    fn new(base: &str, anchor: bool) -> Templates {
+    fn new(base: &str, anchor: bool, init: InitConfig, period_start: Option<i64>) -> Templates {
         // `$` is the template escape; `$$` stands for a literal one.
         let base = base.trim_end_matches('/').replace('$', "$$");
         let prefix = if base.is_empty() {
@@ -459,23 +739,42 @@ impl Templates {
             format!("{base}/")
         };
         Templates {
-            initialization: format!("{prefix}$RepresentationID$/init.mp4"),
+            initialization: format!("{prefix}$RepresentationID$/{}", init.file_name()),
             media: format!("{prefix}$RepresentationID$/$Time$.m4s"),
             anchor,
+            period_start,
         }
     }
 
     fn write(&self, timeline: &Timeline, indent: &str, out: &mut String) -> fmt::Result {
+        let offset = self
+            .period_start
+            .map(|t| presentation_time_offset(t, timeline.timescale));
+        write!(
+            out,
+            r#"{indent}<SegmentTemplate timescale="{}""#,
+            timeline.timescale
+        )?;
+        if let Some(offset) = offset {
+            write!(out, r#" presentationTimeOffset="{offset}""#)?;
+        }
         writeln!(
             out,
-            r#"{indent}<SegmentTemplate timescale="{}" initialization="{}" media="{}">"#,
-            timeline.timescale,
+            r#" initialization="{}" media="{}">"#,
             Xml(&self.initialization),
             Xml(&self.media)
         )?;
-        timeline.write(self.anchor, &format!("{indent}  "), out)?;
+        let anchor = self.anchor.then_some(offset.unwrap_or(0));
+        timeline.write(anchor, &format!("{indent}  "), out)?;
         writeln!(out, "{indent}</SegmentTemplate>")
     }
+}
+
+/// A Period start of `t90` (90 kHz channel time) in a track's `timescale`, rounded down (so
+/// no fragment of the Period starts before it).
+fn presentation_time_offset(t90: i64, timescale: u32) -> u64 {
+    let ticks = i128::from(t90.max(0)) * i128::from(timescale) / i128::from(MPEG_HZ);
+    u64::try_from(ticks).unwrap_or(u64::MAX)
 }
 
 /// The video AdaptationSet: one SegmentTemplate for all when every Representation lists the
@@ -495,10 +794,7 @@ fn write_video_set(reps: &[Rep<'_>], templates: &Templates, out: &mut String) ->
         write!(out, r#" segmentAlignment="true""#)?;
     }
     write!(out, r#" startWithSAP="1""#)?;
-    let sizes: Vec<(u32, u32)> = reps
-        .iter()
-        .filter_map(|r| Some((r.view.variant.width?, r.view.variant.height?)))
-        .collect();
+    let sizes: Vec<(u32, u32)> = reps.iter().filter_map(Rep::picture_size).collect();
     if let Some(w) = sizes.iter().map(|s| s.0).max() {
         write!(out, r#" maxWidth="{w}""#)?;
     }
@@ -527,13 +823,12 @@ fn write_video_set(reps: &[Rep<'_>], templates: &Templates, out: &mut String) ->
             Xml(&rep.id),
             v.bandwidth
         )?;
-        if let (Some(w), Some(h)) = (v.width, v.height) {
+        if let Some((w, h)) = rep.picture_size() {
             write!(out, r#" width="{w}" height="{h}""#)?;
         }
-        if let Some(codecs) = rep.view.codec_string(TrackKind::Video) {
-            write!(out, r#" codecs="{}""#, Xml(&codecs))?;
-        }
-        if let Some(rate) = v.frame_rate.and_then(frame_rate) {
+        let codecs = rep.track.codec.codec_string();
+        write!(out, r#" codecs="{}""#, Xml(&codecs))?;
+        if let Some(rate) = rep.frame_rate.and_then(frame_rate) {
             write!(out, r#" frameRate="{rate}""#)?;
         }
         write!(out, r#" sar="1:1""#)?;
@@ -561,14 +856,8 @@ fn write_audio_set(rep: &Rep<'_>, templates: &Templates, out: &mut String) -> fm
         Xml(&rep.id),
         audio_bandwidth(rep)
     )?;
-    if let Some(codecs) = rep.view.codec_string(TrackKind::Audio) {
-        write!(out, r#" codecs="{}""#, Xml(&codecs))?;
-    }
-    let format = rep
-        .view
-        .track(TrackKind::Audio)
-        .and_then(|t| audio_format(t));
-    match format {
+    write!(out, r#" codecs="{}""#, Xml(&rep.track.codec.codec_string()))?;
+    match audio_format(rep.track) {
         Some((rate, channels)) => {
             writeln!(out, r#" audioSamplingRate="{rate}">"#)?;
             writeln!(
@@ -669,6 +958,23 @@ impl Display for XsDuration {
             write!(f, "PT{secs}S")
         } else {
             let frac = format!("{ms:03}");
+            write!(f, "PT{secs}.{}S", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+/// A Period start of 90 kHz channel time as an xs:duration from the epoch, to the microsecond
+/// rounded down: `PT1700000012.345678S`.
+struct PeriodStart(i64);
+
+impl Display for PeriodStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = i128::from(self.0.max(0)) * 1000 / 90;
+        let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
+        if frac == 0 {
+            write!(f, "PT{secs}S")
+        } else {
+            let frac = format!("{frac:06}");
             write!(f, "PT{secs}.{}S", frac.trim_end_matches('0'))
         }
     }
@@ -783,6 +1089,7 @@ mod tests {
         RenditionView {
             variant: view.variant.clone(),
             segments,
+            config_changes: view.config_changes.clone(),
         }
     }
 
@@ -1047,6 +1354,14 @@ mod tests {
         let video = |name: &str| Init {
             representation: name.into(),
             kind: TrackKind::Video,
+            config: InitConfig::Newest,
+        };
+        let period = |config| {
+            Some(Init {
+                representation: "2500000".into(),
+                kind: TrackKind::Video,
+                config,
+            })
         };
         let cases: &[(&str, Option<DashResource>)] = &[
             ("manifest.mpd", Some(Manifest)),
@@ -1056,8 +1371,45 @@ mod tests {
                 Some(Init {
                     representation: "800000".into(),
                     kind: TrackKind::Audio,
+                    config: InitConfig::Newest,
                 }),
             ),
+            (
+                "manifest/video-2500000/init-0.mp4",
+                period(InitConfig::FirstPeriod),
+            ),
+            (
+                "manifest/video-2500000/init-p153000000540000.mp4",
+                period(InitConfig::PeriodFrom(153_000_000_540_000)),
+            ),
+            (
+                "manifest/video-2500000/init-p0.mp4",
+                period(InitConfig::PeriodFrom(0)),
+            ),
+            (
+                "manifest/audio-2500000/init-p7.mp4",
+                Some(Init {
+                    representation: "2500000".into(),
+                    kind: TrackKind::Audio,
+                    config: InitConfig::PeriodFrom(7),
+                }),
+            ),
+            ("manifest/video-2500000/init-.mp4", None),
+            ("manifest/video-2500000/init-p.mp4", None),
+            ("manifest/video-2500000/init-p07.mp4", None),
+            ("manifest/video-2500000/init-00.mp4", None),
+            ("manifest/video-2500000/init-1.mp4", None),
+            ("manifest/video-2500000/init-p-1.mp4", None),
+            ("manifest/video-2500000/init-p+1.mp4", None),
+            ("manifest/video-2500000/init-p1a.mp4", None),
+            (
+                "manifest/video-2500000/init-p99999999999999999999.mp4",
+                None,
+            ),
+            ("manifest/video-2500000/init-p1.m4s", None),
+            ("manifest/video-2500000/init-p1.mp4/", None),
+            ("manifest/video-2500000/init-P1.mp4", None),
+            ("manifest/video-2500000/init.mp4.mp4", None),
             (
                 "manifest/video-2500000/153000000000000.m4s",
                 Some(Seg {
@@ -1125,6 +1477,244 @@ mod tests {
         assert!(find_segment(&view, TrackKind::Video, first - 90_000).is_none());
         assert!(find_segment(&view, TrackKind::Video, last).is_none());
         assert!(find_segment(&view, TrackKind::Video, u64::MAX).is_none());
+    }
+
+    /// Renditions `2500000` and `800000`, each fed 12 s at 320x240 and then, after a
+    /// reconnect, `small_secs` at 160x120; windows keep `keep_secs`.
+    fn changing(small_secs: i64, keep_secs: i64) -> Vec<segmenter::Rendition> {
+        [2_500_000, 800_000]
+            .into_iter()
+            .map(|bitrate| {
+                let mut r = testing::live_rendition(2, keep_secs);
+                testing::push_session(&mut r, 0, 12, testing::avc(), bitrate);
+                testing::push_session(&mut r, 12_000, small_secs, testing::avc_160x120(), bitrate);
+                r
+            })
+            .collect()
+    }
+
+    fn views(renditions: &[segmenter::Rendition]) -> Vec<RenditionView> {
+        renditions
+            .iter()
+            .zip(["2500000", "800000"])
+            .map(|(r, name)| testing::view_of(r, name, name.parse().expect("bitrate"), 2))
+            .collect()
+    }
+
+    /// Where the 160x120 session starts (90 kHz channel time).
+    const CHANGE: i64 = (testing::SESSION_START_MS + 12_000) * 90;
+
+    fn size(r: &dash_mpd_core::Representation) -> (Option<u64>, Option<u64>) {
+        (r.width, r.height)
+    }
+
+    #[test]
+    fn a_configuration_change_starts_a_period() {
+        let renditions = views(&changing(8, 3600));
+        assert_eq!(renditions[0].config_changes, [CHANGE]);
+        let xml = mpd(&renditions, &settings(60));
+        let m = parse(&xml);
+        assert_eq!(m.periods.len(), 2, "{xml}");
+        let (first, second) = (&m.periods[0], &m.periods[1]);
+        assert_eq!(first.id.as_deref(), Some("0"));
+        assert_eq!(first.start, Some(std::time::Duration::ZERO));
+        assert_eq!(second.id.as_deref(), Some(format!("p{CHANGE}").as_str()));
+        assert_eq!(
+            second.start,
+            Some(std::time::Duration::from_millis(
+                testing::SESSION_START_MS as u64 + 12_000
+            ))
+        );
+        assert!(xml.contains(r#"start="PT1700000012S""#), "{xml}");
+
+        for (period, pto, size_want, codecs, init) in [
+            (
+                first,
+                None,
+                (320, 240),
+                "avc1.64000D",
+                "init-0.mp4".to_string(),
+            ),
+            (
+                second,
+                Some(CHANGE as u64),
+                (160, 120),
+                "avc1.64000B",
+                format!("init-p{CHANGE}.mp4"),
+            ),
+        ] {
+            let video = &period.adaptations[0];
+            assert_eq!(video.maxWidth, Some(size_want.0));
+            let template = video.SegmentTemplate.as_ref().expect("shared template");
+            assert_eq!(template.presentationTimeOffset, pto);
+            assert_eq!(
+                template.initialization.as_deref(),
+                Some(format!("manifest/$RepresentationID$/{init}").as_str())
+            );
+            assert_eq!(video.representations.len(), 2);
+            for r in &video.representations {
+                assert_eq!(size(r), (Some(size_want.0), Some(size_want.1)));
+                assert_eq!(r.codecs.as_deref(), Some(codecs));
+                assert_eq!(r.frameRate.as_deref(), Some("25"));
+            }
+            let listed = expand(template.SegmentTimeline.as_ref().expect("timeline"));
+            // Every fragment is in the Period it starts in, and addressed by its tfdt.
+            for (t, _) in &listed {
+                match pto {
+                    None => assert!((*t as i64) < CHANGE),
+                    Some(pto) => assert!(*t >= pto),
+                }
+                for view in &renditions {
+                    let s = find_segment(view, TrackKind::Video, *t).expect("listed fragment");
+                    let track = &s.video.as_ref().expect("video").track;
+                    assert_eq!(track.codec.codec_string(), codecs);
+                }
+            }
+            let audio = &period.adaptations[1];
+            let template = audio.SegmentTemplate.as_ref().expect("audio template");
+            assert_eq!(
+                template.presentationTimeOffset,
+                pto.map(|t| t * 48_000 / 90_000)
+            );
+            let listed = expand(template.SegmentTimeline.as_ref().expect("timeline"));
+            assert!(!listed.is_empty());
+            for (t, _) in &listed {
+                if let Some(pto) = template.presentationTimeOffset {
+                    assert!(*t >= pto);
+                }
+                assert!(find_segment(&renditions[0], TrackKind::Audio, *t).is_some());
+            }
+            // The Period's init segment is that configuration.
+            let config = InitConfig::of_period(pto.map(|t| t as i64));
+            for view in &renditions {
+                let track = init_track(view, TrackKind::Video, config).expect("init");
+                assert_eq!(track.codec.codec_string(), codecs);
+                assert!(init_track(view, TrackKind::Audio, config).is_some());
+            }
+        }
+        // Both Periods together list what one would.
+        let all: usize = m
+            .periods
+            .iter()
+            .map(|p| {
+                let t = p.adaptations[0].SegmentTemplate.as_ref().expect("template");
+                expand(t.SegmentTimeline.as_ref().expect("timeline")).len()
+            })
+            .sum();
+        assert_eq!(all, renditions[0].segments.len());
+        // `init.mp4` is the newest configuration; a time that starts no Period of this
+        // rendition's configuration is not served.
+        let newest = init_track(&renditions[0], TrackKind::Video, InitConfig::Newest);
+        assert_eq!(
+            newest.map(|t| t.codec.codec_string()).as_deref(),
+            Some("avc1.64000B")
+        );
+        let before = InitConfig::PeriodFrom(CHANGE - 1);
+        assert!(init_track(&renditions[0], TrackKind::Video, before).is_none());
+        let after_all = InitConfig::PeriodFrom(CHANGE + 3600 * 90_000);
+        assert!(init_track(&renditions[0], TrackKind::Video, after_all).is_none());
+    }
+
+    #[test]
+    fn periods_keep_their_id_and_start_as_the_window_slides() {
+        // The MPD lists 4 s: while the 320x240 segments are listed there are two Periods...
+        let mut renditions = changing(2, 16);
+        let m = parse(&mpd(&views(&renditions), &settings(4)));
+        let ids: Vec<_> = m.periods.iter().map(|p| p.id.clone()).collect();
+        assert_eq!(ids, [Some("0".into()), Some(format!("p{CHANGE}"))]);
+        let p_start = m.periods[1].start;
+
+        // ... then the newer one alone, with the same id and start, even after the window
+        // drops the segment that started it.
+        for (i, at_ms) in [14_000, 30_000, 46_000].into_iter().enumerate() {
+            for (r, bitrate) in renditions.iter_mut().zip([2_500_000, 800_000]) {
+                testing::push_session(r, at_ms, 16, testing::avc_160x120(), bitrate);
+            }
+            let views = views(&renditions);
+            if i > 0 {
+                assert!(views[0].segments[0].start > CHANGE, "the start has left");
+            }
+            let xml = mpd(&views, &settings(4));
+            let m = parse(&xml);
+            assert_eq!(m.periods.len(), 1, "{xml}");
+            let period = &m.periods[0];
+            assert_eq!(period.id, Some(format!("p{CHANGE}")));
+            assert_eq!(period.start, p_start);
+            let video = &period.adaptations[0];
+            let template = video.SegmentTemplate.as_ref().expect("template");
+            assert_eq!(template.presentationTimeOffset, Some(CHANGE as u64));
+            assert!(video
+                .representations
+                .iter()
+                .all(|r| size(r) == (Some(160), Some(120))));
+            let config = InitConfig::PeriodFrom(CHANGE);
+            let track = init_track(&views[0], TrackKind::Video, config).expect("init");
+            assert_eq!(track.codec.codec_string(), "avc1.64000B");
+        }
+
+        // A one-tick anchor at the Period start for GStreamer, as Period "0" has at 0.
+        let ctx = MpdContext {
+            timeline_anchor: true,
+            ..ctx()
+        };
+        let mut out = String::new();
+        write_mpd(&views(&renditions), &settings(4), &ctx, &mut out).expect("write");
+        assert!(
+            out.contains(&format!(r#"<S t="{CHANGE}" d="1"/>"#)),
+            "{out}"
+        );
+        let m = parse(&out);
+        let template = m.periods[0].adaptations[0]
+            .SegmentTemplate
+            .as_ref()
+            .expect("template");
+        let anchor = &template
+            .SegmentTimeline
+            .as_ref()
+            .expect("timeline")
+            .segments[0];
+        assert_eq!(
+            (anchor.t, anchor.d, anchor.r),
+            (Some(CHANGE as u64), 1, None)
+        );
+    }
+
+    #[test]
+    fn a_reconnect_with_the_same_configuration_keeps_one_period() {
+        let mut r = testing::live_rendition(2, 3600);
+        testing::push_session(&mut r, 0, 12, testing::avc(), 2_500_000);
+        testing::push_session(&mut r, 12_000, 6, testing::avc(), 2_500_000);
+        let view = testing::view_of(&r, "2500000", 2_500_000, 2);
+        assert!(view.config_changes.is_empty());
+        let xml = mpd(&[view], &settings(60));
+        assert_eq!(xml.matches("<Period ").count(), 1);
+        assert!(xml.contains(r#"<Period id="0" start="PT0S">"#));
+        assert!(xml.contains("$RepresentationID$/init.mp4"));
+        assert!(!xml.contains("presentationTimeOffset"));
+    }
+
+    #[test]
+    fn period_starts_and_offsets() {
+        assert_eq!(PeriodStart(0).to_string(), "PT0S");
+        assert_eq!(PeriodStart(90_000).to_string(), "PT1S");
+        assert_eq!(PeriodStart(90_045).to_string(), "PT1.0005S");
+        assert_eq!(PeriodStart(1).to_string(), "PT0.000011S");
+        assert_eq!(presentation_time_offset(90_045, 90_000), 90_045);
+        assert_eq!(presentation_time_offset(90_045, 48_000), 48_024);
+        assert_eq!(presentation_time_offset(-5, 48_000), 0);
+        // Changes known before the listed range: the newest of them starts the first Period.
+        let mut views = testing::two_renditions();
+        views[0].config_changes = vec![10, 20];
+        views[1].config_changes = vec![25, 40, 1_000];
+        assert_eq!(
+            period_starts(&views, Some((22, 900))),
+            [Some(20), Some(25), Some(40)]
+        );
+        assert_eq!(period_starts(&views, Some((25, 26))), [Some(25)]);
+        assert_eq!(period_starts(&views, Some((5, 15))), [None, Some(10)]);
+        assert_eq!(period_starts(&views, None), [None]);
+        assert_eq!(period_id(None), "0");
+        assert_eq!(period_id(Some(25)), "p25");
     }
 
     #[test]

@@ -23,6 +23,20 @@ pub fn avc() -> TrackInfo {
     }
 }
 
+/// A real 160x120 H.264 High profile configuration (SPS and PPS of the 160x120 fixture): what
+/// a publisher reconnecting with a smaller picture sends.
+pub fn avc_160x120() -> TrackInfo {
+    const SPS: &[u8] = &[
+        0x67, 0x64, 0x00, 0x0b, 0xac, 0xd9, 0x42, 0x84, 0x7e, 0x5c, 0x04, 0x40, 0x00, 0x00, 0x03,
+        0x00, 0x40, 0x00, 0x00, 0x0c, 0x83, 0xc5, 0x0a, 0x65, 0x80,
+    ];
+    const PPS: &[u8] = &[0x68, 0xef, 0xbc, 0xb0];
+    match AvcConfig::build_record(SPS, PPS) {
+        Ok(config) => TrackInfo::video(config),
+        Err(e) => panic!("test SPS does not parse: {e}"),
+    }
+}
+
 /// AAC-LC, 48 kHz, stereo.
 pub fn aac() -> TrackInfo {
     TrackInfo::audio(AacConfig {
@@ -82,25 +96,43 @@ pub fn grouped_rendition(
     cut_secs: u32,
     package_secs: u32,
 ) -> RenditionView {
-    let mut r = Rendition::new(
+    let mut r = live_rendition(cut_secs, 3600);
+    r.window.set_group_durations(&[package_secs]);
+    push_session(&mut r, 0, seconds, avc(), bitrate);
+    view_of(&r, name, bitrate, package_secs)
+}
+
+/// A rendition cut into `segment_secs` segments whose window keeps `keep_secs` of media
+/// (at least three segments), payloads in memory; no publisher yet.
+pub fn live_rendition(segment_secs: u32, keep_secs: i64) -> Rendition {
+    Rendition::new(
         SegmenterConfig {
-            segment_duration_secs: cut_secs,
+            segment_duration_secs: segment_secs,
         },
         WindowLimits {
-            keep: 3600 * 90_000,
+            keep: keep_secs * 90_000,
             min_segments: 3,
             max_bytes: usize::MAX,
         },
-    );
-    r.window.set_group_durations(&[package_secs]);
-    r.begin_session(WallClock::from_unix_ms(SESSION_START_MS));
-    r.set_track(avc());
+    )
+}
+
+/// Feeds `r` one publisher session: connecting `at_ms` after [`SESSION_START_MS`], `seconds`
+/// of [`frames`] (2 s GOP, sized for `bitrate`) with video configuration `video` and
+/// [`aac`] audio.
+pub fn push_session(r: &mut Rendition, at_ms: i64, seconds: i64, video: TrackInfo, bitrate: u64) {
+    r.begin_session(WallClock::from_unix_ms(SESSION_START_MS + at_ms));
+    r.set_track(video);
     r.set_track(aac());
     let size = usize::try_from(bitrate / 8 / 25).unwrap_or(1000).max(16);
     for frame in frames(seconds * 1000, 2000, size) {
         r.push(frame);
     }
     r.end_session();
+}
+
+/// What a package with `package_secs` segments sees of `r`, named `name`.
+pub fn view_of(r: &Rendition, name: &str, bitrate: u64, package_secs: u32) -> RenditionView {
     match RenditionView::from_window(name, Some(bitrate), &r.window, package_secs) {
         Some(view) => view,
         None => panic!("test rendition {name} has no segments"),

@@ -17,6 +17,9 @@ pub struct RenditionView {
     pub variant: Variant,
     /// Its segments, oldest first.
     pub segments: Vec<Arc<Segment>>,
+    /// Where its track configuration changed (90 kHz channel time, ascending; see
+    /// [`LiveWindow::config_changes`]): DASH starts a Period at each.
+    pub config_changes: Vec<i64>,
 }
 
 impl RenditionView {
@@ -37,6 +40,7 @@ impl RenditionView {
                 .iter()
                 .cloned()
                 .collect(),
+            config_changes: window.config_changes().collect(),
         })
     }
 

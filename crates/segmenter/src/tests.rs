@@ -403,3 +403,126 @@ fn groups_break_at_discontinuities_and_follow_the_window() {
         .collect();
     assert_eq!(after.last(), before.last());
 }
+
+/// A real 160x120 H.264 High profile configuration (SPS and PPS of the 160x120 fixture).
+fn avc_160x120() -> TrackInfo {
+    const SPS: &[u8] = &[
+        0x67, 0x64, 0x00, 0x0b, 0xac, 0xd9, 0x42, 0x84, 0x7e, 0x5c, 0x04, 0x40, 0x00, 0x00, 0x03,
+        0x00, 0x40, 0x00, 0x00, 0x0c, 0x83, 0xc5, 0x0a, 0x65, 0x80,
+    ];
+    const PPS: &[u8] = &[0x68, 0xef, 0xbc, 0xb0];
+    match AvcConfig::build_record(SPS, PPS) {
+        Ok(config) => TrackInfo::video(config),
+        Err(e) => panic!("test SPS does not parse: {e}"),
+    }
+}
+
+/// Pushes a session of `seconds` with `video` and AAC into `r`, at `at_ms` wall clock, its
+/// frames from `from_ms` on the publisher's clock.
+fn session(r: &mut Rendition, at_ms: i64, from_ms: i64, seconds: i64, video: TrackInfo) {
+    r.begin_session(WallClock::from_unix_ms(at_ms));
+    r.set_track(video);
+    r.set_track(aac());
+    for f in stream(from_ms, from_ms + seconds * 1000, 1_000) {
+        r.push(f);
+    }
+    r.end_session();
+}
+
+#[test]
+fn config_changes_mark_the_first_segment_of_a_new_configuration() {
+    let mut r = grouped_rendition(&[6]);
+    // 320x240, the same again (a reconnect is no change), then 160x120.
+    session(&mut r, 1_200_000, 0, 6, avc());
+    assert_eq!(
+        r.window.config_changes().count(),
+        0,
+        "the first is no change"
+    );
+    session(&mut r, 1_207_000, 100_000, 6, avc());
+    assert_eq!(r.window.config_changes().count(), 0, "same configuration");
+    let before = r.window.generation();
+    session(&mut r, 1_214_000, 200_000, 6, avc_160x120());
+    assert!(r.window.generation() > before);
+    let first_small = r
+        .window
+        .segments()
+        .iter()
+        .find(|s| s.video.as_ref().expect("video").track.as_ref() == &avc_160x120())
+        .expect("160x120 segments")
+        .start;
+    assert_eq!(first_small, 1_214_000 * 90);
+    let changes: Vec<i64> = r.window.config_changes().collect();
+    assert_eq!(changes, vec![first_small]);
+    // Package groups never span a change: one starts at the change point.
+    assert!(r
+        .window
+        .package_segments(6)
+        .iter()
+        .any(|g| g.start == first_small));
+
+    // An audio-only segment is no change; the video after it is compared with the video
+    // before it.
+    let mut w = LiveWindow::new(WindowLimits::default());
+    for s in r.window.segments() {
+        let mut s = (**s).clone();
+        if s.start == 1_207_000 * 90 {
+            s.video = None;
+        }
+        w.push(s);
+    }
+    assert_eq!(w.config_changes().collect::<Vec<_>>(), vec![first_small]);
+    // An audio change counts too.
+    let mut other_audio = aac();
+    if let media::CodecConfig::Aac(a) = &mut other_audio.codec {
+        a.channel_config = 1;
+    }
+    let mut s = (**r.window.newest().expect("segments")).clone();
+    let end = s.end();
+    s.start = end;
+    s.sequence += 1;
+    s.audio.as_mut().expect("audio").track = std::sync::Arc::new(other_audio);
+    w.push(s);
+    assert_eq!(
+        w.config_changes().collect::<Vec<_>>(),
+        vec![first_small, end]
+    );
+}
+
+#[test]
+fn config_changes_leave_with_the_segments_they_cover() {
+    let mut r = Rendition::new(
+        SegmenterConfig {
+            segment_duration_secs: 2,
+        },
+        WindowLimits {
+            keep: 10 * 90_000,
+            min_segments: 3,
+            max_bytes: usize::MAX,
+        },
+    );
+    session(&mut r, 1_200_000, 0, 10, avc());
+    session(&mut r, 1_210_000, 100_000, 4, avc_160x120());
+    let small = 1_210_000 * 90;
+    assert_eq!(r.window.config_changes().collect::<Vec<_>>(), vec![small]);
+    // 320x240 again, long enough that every 160x120 segment leaves: the change that started
+    // them is dropped, the one the held segments date from is kept.
+    session(&mut r, 1_214_000, 200_000, 8, avc());
+    let big = 1_214_000 * 90;
+    assert_eq!(
+        r.window.config_changes().collect::<Vec<_>>(),
+        vec![small, big]
+    );
+    session(&mut r, 1_222_000, 300_000, 20, avc());
+    let oldest = r.window.segments().front().expect("held").start;
+    assert!(oldest > big, "the window slid past the change");
+    assert_eq!(r.window.config_changes().collect::<Vec<_>>(), vec![big]);
+    // Limits applied later prune the same way.
+    r.window.set_limits(WindowLimits {
+        keep: 0,
+        min_segments: 1,
+        max_bytes: usize::MAX,
+    });
+    assert_eq!(r.window.segments().len(), 1);
+    assert_eq!(r.window.config_changes().collect::<Vec<_>>(), vec![big]);
+}

@@ -3,8 +3,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use media::TrackInfo;
+
 use crate::group::Grouping;
-use crate::segment::Segment;
+use crate::segment::{Segment, TrackSamples};
 
 /// How much a [`LiveWindow`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +47,13 @@ pub struct LiveWindow {
     /// Longer package segments built from the held ones, one grouping per package duration
     /// (see [`crate::group`]).
     groupings: Vec<Grouping>,
+    /// Starts (90 kHz) of pushed segments whose video or audio configuration differs from the
+    /// one before, oldest first: the one whose configuration the oldest held segment has (if
+    /// any), then every later one.
+    config_changes: VecDeque<i64>,
+    /// The newest video and audio configurations pushed.
+    last_video: Option<Arc<TrackInfo>>,
+    last_audio: Option<Arc<TrackInfo>>,
 }
 
 impl LiveWindow {
@@ -74,6 +83,11 @@ impl LiveWindow {
 
     /// Appends a sealed segment and drops what falls outside the limits.
     pub fn push(&mut self, segment: Segment) {
+        let video_changed = track_changed(&mut self.last_video, segment.video.as_ref());
+        let audio_changed = track_changed(&mut self.last_audio, segment.audio.as_ref());
+        if video_changed || audio_changed {
+            self.config_changes.push_back(segment.start);
+        }
         self.bytes += segment.memory_bytes();
         self.longest = self.longest.max(segment.duration);
         self.payload.push_back(segment.payload_bytes() as u64);
@@ -159,6 +173,16 @@ impl LiveWindow {
         for grouping in &mut self.groupings {
             grouping.prune(oldest);
         }
+        if let Some(oldest_start) = self.segments.front().map(|s| s.start) {
+            // Keep the change the oldest held segment's configuration dates from.
+            while self
+                .config_changes
+                .get(1)
+                .is_some_and(|&next| next <= oldest_start)
+            {
+                self.config_changes.pop_front();
+            }
+        }
     }
 
     fn pop_front(&mut self) {
@@ -168,6 +192,16 @@ impl LiveWindow {
             self.removed_segments += 1;
             self.discontinuity_floor = old.discontinuity_sequence + u64::from(old.discontinuity);
         }
+    }
+
+    /// Where a track configuration changed (90 kHz channel time, ascending): the starts of
+    /// segments whose video or audio configuration (compared by value) differs from the
+    /// previous one of that kind, not counting the first segment ever pushed nor a segment
+    /// lacking that track. The first may precede the oldest held segment: it is kept while
+    /// that segment still has the configuration it started, so a boundary stays known (and
+    /// stable) while any segment after it is held.
+    pub fn config_changes(&self) -> impl Iterator<Item = i64> + '_ {
+        self.config_changes.iter().copied()
     }
 
     /// All held segments, oldest first.
@@ -233,4 +267,17 @@ impl LiveWindow {
             .map(|(s, bytes)| bytes.saturating_mul(8 * 90_000) / s.duration as u64)
             .max()
     }
+}
+
+/// Whether `samples` carries another configuration than `last` (the previous one of its kind,
+/// now replaced); a first configuration, or no track, is no change.
+fn track_changed(last: &mut Option<Arc<TrackInfo>>, samples: Option<&TrackSamples>) -> bool {
+    let Some(track) = samples.map(|t| &t.track) else {
+        return false;
+    };
+    let changed = last
+        .as_ref()
+        .is_some_and(|l| !Arc::ptr_eq(l, track) && **l != **track);
+    *last = Some(track.clone());
+    changed
 }

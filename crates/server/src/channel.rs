@@ -22,6 +22,9 @@ pub struct RenditionSlot {
     pub name: String,
     pub declared_bitrate: Option<u64>,
     publishing: AtomicBool,
+    /// The channel stopped, was deleted or restarted with other inputs: the publisher of this
+    /// slot is disconnected at its next frame and nothing more is stored.
+    retired: AtomicBool,
     state: Mutex<Rendition>,
 }
 
@@ -47,6 +50,17 @@ impl RenditionSlot {
     pub fn is_publishing(&self) -> bool {
         self.publishing.load(Ordering::Acquire)
     }
+
+    /// Ends the slot's life: its session is sealed now and its publisher refused from its next
+    /// event on.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        self.lock().end_session();
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
 }
 
 /// How a package's output is shaped.
@@ -64,6 +78,15 @@ impl PackageFormat {
             PackageFormat::Hls(s) => s.segment_duration_secs,
             PackageFormat::Dash(s) => s.segment_duration_secs,
             PackageFormat::Mss(s) => s.segment_duration_secs,
+        }
+    }
+
+    /// The package's playlist window in seconds.
+    pub fn window_secs(&self) -> u32 {
+        match self {
+            PackageFormat::Hls(s) => s.playlist_window_secs,
+            PackageFormat::Dash(s) => s.playlist_window_secs,
+            PackageFormat::Mss(s) => s.playlist_window_secs,
         }
     }
 
@@ -98,6 +121,10 @@ pub struct Package {
     pub stem: String,
     pub stream_selection: Vec<StreamSelectionItem>,
     pub format: PackageFormat,
+    /// Manifests list no segment that starts before this channel time (90 kHz): set when a
+    /// live change lengthens the window, so the manifest grows forward from what it listed
+    /// instead of listing older segments again (HLS media sequence never goes back).
+    pub list_from: i64,
 }
 
 impl Package {
@@ -117,6 +144,7 @@ impl Package {
             stream_selection: stream_selection.unwrap_or_default().to_vec(),
             format,
             path,
+            list_from: i64::MIN,
         })
     }
 }
@@ -135,11 +163,139 @@ pub struct ChannelRuntime {
 }
 
 impl ChannelRuntime {
-    /// Builds the runtime of a validated channel. With a data directory, each rendition keeps
-    /// its media in `{data_dir}/channels/{id}/{bitrate}/` and resumes from what is there.
-    pub fn new(config: ChannelConfig, data_dir: Option<&Path>) -> ChannelRuntime {
+    /// Builds the runtime of a validated channel. With a media directory (the channel's own,
+    /// see [`channel_dir`]), each rendition keeps its media in `{dir}/{bitrate}/` and resumes
+    /// from what is there.
+    pub fn new(config: ChannelConfig, media_dir: Option<&Path>) -> ChannelRuntime {
         let packages = packages(&config);
-        let segment_secs = cut_duration(&packages);
+        let pipeline = Pipeline::of(&config, &packages);
+        let renditions = config
+            .input
+            .primary_sources()
+            .iter()
+            .filter_map(|s| s.bitrate)
+            .map(|bitrate| {
+                let name = bitrate.to_string();
+                let mut rendition = match media_dir {
+                    Some(root) => open_stored(
+                        &config.id,
+                        &name,
+                        root.join(&name),
+                        pipeline.retention,
+                        pipeline.segmenter,
+                        pipeline.limits,
+                    ),
+                    None => Rendition::new(pipeline.segmenter, pipeline.limits),
+                };
+                rendition.window.set_group_durations(&pipeline.group_secs);
+                Arc::new(RenditionSlot {
+                    name,
+                    declared_bitrate: Some(bitrate),
+                    publishing: AtomicBool::new(false),
+                    retired: AtomicBool::new(false),
+                    state: Mutex::new(rendition),
+                })
+            })
+            .collect();
+        ChannelRuntime {
+            config,
+            renditions,
+            packages,
+            clock: Arc::new(ClockShare::default()),
+            manifests: ManifestCache::default(),
+        }
+    }
+
+    /// The runtime of `config`, a new configuration of this channel that keeps its inputs (see
+    /// [`needs_restart`]): the same renditions, publishers and stored media, with the new
+    /// packages, windows and cut duration applied now.
+    pub fn reconfigure(&self, config: ChannelConfig) -> ChannelRuntime {
+        let mut packages = packages(&config);
+        for package in &mut packages {
+            if let Some(old) = self.packages.iter().find(|p| p.path == package.path) {
+                package.list_from = self.first_listed(old);
+            }
+        }
+        let pipeline = Pipeline::of(&config, &packages);
+        for slot in &self.renditions {
+            let mut r = slot.lock();
+            r.segmenter.set_config(pipeline.segmenter);
+            r.window.set_limits(pipeline.limits);
+            r.window.set_group_durations(&pipeline.group_secs);
+        }
+        ChannelRuntime {
+            config,
+            renditions: self.renditions.clone(),
+            packages,
+            clock: self.clock.clone(),
+            manifests: ManifestCache::default(),
+        }
+    }
+
+    /// Start of the oldest segment `package` lists now (of the first rendition with media).
+    fn first_listed(&self, package: &Package) -> i64 {
+        let duration = package.format.segment_duration_secs();
+        let window = package.format.window_secs();
+        let first = self.renditions.iter().find_map(|slot| {
+            let r = slot.lock();
+            let segments: Vec<_> = r
+                .window
+                .package_segments(duration)
+                .iter()
+                .filter(|s| s.start >= package.list_from)
+                .cloned()
+                .collect();
+            let count = packager::hls::listed_count(&segments, window);
+            segments
+                .len()
+                .checked_sub(count)
+                .and_then(|i| segments.get(i))
+                .map(|s| s.start)
+        });
+        first.unwrap_or(package.list_from)
+    }
+
+    /// Stops the channel: every publisher is disconnected and open segments are sealed.
+    pub fn retire(&self) {
+        for slot in &self.renditions {
+            slot.retire();
+        }
+    }
+
+    pub fn rendition(&self, name: &str) -> Option<&Arc<RenditionSlot>> {
+        self.renditions.iter().find(|r| r.name == name)
+    }
+}
+
+/// Whether going from `old` to `new` needs a new pipeline (publishers are disconnected and
+/// renditions reopened) rather than [`ChannelRuntime::reconfigure`]: a change of input (protocol,
+/// sources, failover), of the RTMP application, or of the rolling buffer.
+pub fn needs_restart(old: &ChannelConfig, new: &ChannelConfig) -> bool {
+    old.id != new.id
+        || old.app_name != new.app_name
+        || old.input != new.input
+        || old.record_settings != new.record_settings
+}
+
+/// The media directory of channel `id` of `project`: `{data_dir}/channels/{project}/{id}`.
+pub fn channel_dir(data_dir: &Path, project: &str, id: &str) -> PathBuf {
+    data_dir.join("channels").join(project).join(id)
+}
+
+/// How a channel's renditions cut and keep media, from its packages.
+#[derive(Clone, Debug)]
+struct Pipeline {
+    segmenter: SegmenterConfig,
+    limits: WindowLimits,
+    /// 90 kHz ticks kept on disk.
+    retention: i64,
+    /// Package durations served as groups of stored segments.
+    group_secs: Vec<u32>,
+}
+
+impl Pipeline {
+    fn of(config: &ChannelConfig, packages: &[Package]) -> Pipeline {
+        let segment_secs = cut_duration(packages);
         // Packages with longer segments serve groups of stored segments.
         let group_secs: Vec<u32> = packages
             .iter()
@@ -164,47 +320,18 @@ impl ChannelRuntime {
             min_segments: 3 + WINDOW_SLACK_SEGMENTS as usize,
             ..WindowLimits::default()
         };
-        let segmenter = SegmenterConfig {
-            segment_duration_secs: segment_secs,
-        };
         let retention = i64::try_from(config.record_settings.rollingbuffer_duration)
             .unwrap_or(i64::MAX / 90_000)
             .saturating_mul(90_000)
             .max(limits.keep);
-        let renditions = config
-            .input
-            .primary_sources()
-            .iter()
-            .filter_map(|s| s.bitrate)
-            .map(|bitrate| {
-                let name = bitrate.to_string();
-                let mut rendition = match data_dir {
-                    Some(root) => {
-                        let dir = root.join("channels").join(&config.id).join(&name);
-                        open_stored(&config.id, &name, dir, retention, segmenter, limits)
-                    }
-                    None => Rendition::new(segmenter, limits),
-                };
-                rendition.window.set_group_durations(&group_secs);
-                Arc::new(RenditionSlot {
-                    name,
-                    declared_bitrate: Some(bitrate),
-                    publishing: AtomicBool::new(false),
-                    state: Mutex::new(rendition),
-                })
-            })
-            .collect();
-        ChannelRuntime {
-            config,
-            renditions,
-            packages,
-            clock: Arc::new(ClockShare::default()),
-            manifests: ManifestCache::default(),
+        Pipeline {
+            segmenter: SegmenterConfig {
+                segment_duration_secs: segment_secs,
+            },
+            limits,
+            retention,
+            group_secs,
         }
-    }
-
-    pub fn rendition(&self, name: &str) -> Option<&Arc<RenditionSlot>> {
-        self.renditions.iter().find(|r| r.name == name)
     }
 }
 

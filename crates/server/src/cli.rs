@@ -27,11 +27,27 @@ pub struct ServeArgs {
     /// Where players fetch manifests and segments.
     #[arg(long, default_value = "0.0.0.0:8080", env = "HEADWATER_HTTP_LISTEN")]
     pub http_listen: SocketAddr,
+    /// Where the control-plane REST API listens (keep it private: it changes channels).
+    #[arg(long, default_value = "127.0.0.1:8081", env = "HEADWATER_API_LISTEN")]
+    pub api_listen: SocketAddr,
+    /// An API token, `project_id:token`; repeatable (the environment variable takes a comma
+    /// separated list). Without any, the development token `headwater-dev-token` of project
+    /// `default` is accepted while the API listens on loopback.
+    #[arg(
+        long = "api-token",
+        env = "HEADWATER_API_TOKENS",
+        value_delimiter = ','
+    )]
+    pub api_tokens: Vec<String>,
+    /// A file of API tokens, one `project_id:token` per line (`#` starts a comment).
+    #[arg(long, env = "HEADWATER_API_TOKENS_FILE")]
+    pub api_tokens_file: Option<PathBuf>,
     /// Directory for stored media and state.
     #[arg(long, default_value = "data", env = "HEADWATER_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// A JSON array of channels, each an OTT channel create-request body. Without it, the
-    /// built-in demo channel is served.
+    /// A JSON array of channels, each an OTT channel create-request body, imported into the
+    /// channel database at start (project `default`; a stored channel with the same id is
+    /// replaced). Without it, a database holding no channel gets the built-in demo channel.
     #[arg(long, env = "HEADWATER_CHANNELS")]
     pub channels: Option<PathBuf>,
     /// Memory for muxed segments at the live edge, so a burst of players asking for the newest

@@ -12,22 +12,29 @@ use model::ChannelConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub mod api;
 pub mod buffers;
 pub mod cache;
 pub mod channel;
 pub mod cli;
 pub mod heap;
 pub mod http;
+pub mod manager;
 pub mod manifest_cache;
+pub mod openapi;
 pub mod playback;
 pub mod publish;
 pub mod registry;
+pub mod repo;
 
+use crate::api::{ApiState, ApiTokens};
 use crate::buffers::BufferPool;
 use crate::cache::SegmentCache;
+use crate::manager::{ChannelManager, DEFAULT_PROJECT};
 use crate::playback::PlaybackState;
 use crate::publish::RegistryAuthorizer;
 use crate::registry::ChannelRegistry;
+use crate::repo::SqliteRepository;
 
 /// The demo channel set used when no channels file is given.
 pub const DEMO_CHANNELS: &str = include_str!("../../../config/demo-channels.json");
@@ -41,13 +48,28 @@ const SEGMENT_BUFFER_CAPACITY: usize = 8 * 1024 * 1024;
 /// Bytes of muxed segments kept for the live edge, by default.
 pub const DEFAULT_SEGMENT_CACHE_BYTES: usize = 0;
 
+/// The API token of project [`DEFAULT_PROJECT`] when none is configured and the API listens
+/// on loopback only: for trying Headwater on one machine.
+pub const DEV_API_TOKEN: &str = "headwater-dev-token";
+
+/// The channel database inside the data directory.
+pub const DATABASE_FILE: &str = "headwater.db";
+
 /// Everything `headwater serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub rtmp_listen: SocketAddr,
     pub http_listen: SocketAddr,
+    /// Where the control-plane API listens.
+    pub api_listen: SocketAddr,
+    /// Tokens per project; empty: [`DEV_API_TOKEN`] for [`DEFAULT_PROJECT`], loopback only.
+    pub api_tokens: ApiTokens,
     pub data_dir: PathBuf,
+    /// Channels imported into the database at start (project [`DEFAULT_PROJECT`]), replacing
+    /// stored channels of the same id.
     pub channels: Vec<ChannelConfig>,
+    /// Channels imported when the database holds none and `channels` is empty (the demo).
+    pub seed_channels: Vec<ChannelConfig>,
     pub rtmp_limits: RtmpLimits,
     /// Memory for muxed segments at the live edge.
     pub segment_cache_bytes: usize,
@@ -60,6 +82,8 @@ pub struct ServeOptions {
 pub struct BoundServer {
     rtmp: TcpListener,
     http: TcpListener,
+    api: TcpListener,
+    api_state: ApiState,
     registry: Arc<RwLock<Arc<ChannelRegistry>>>,
     rtmp_limits: RtmpLimits,
     segment_cache_bytes: usize,
@@ -75,18 +99,51 @@ impl BoundServer {
                 options.data_dir.display()
             )
         })?;
-        let registry = ChannelRegistry::build(options.channels, Some(&options.data_dir))
-            .context("invalid channel configuration")?;
+        let mut tokens = options.api_tokens;
+        if tokens.is_empty() {
+            if !options.api_listen.ip().is_loopback() {
+                anyhow::bail!(
+                    "the API listens on {} beyond loopback: configure --api-token project_id:token",
+                    options.api_listen
+                );
+            }
+            tracing::warn!(
+                project = DEFAULT_PROJECT,
+                token = DEV_API_TOKEN,
+                "no API token configured; the development token is accepted on loopback"
+            );
+            tokens.add(DEFAULT_PROJECT, DEV_API_TOKEN);
+        }
+        let db = options.data_dir.join(DATABASE_FILE);
+        let repo = SqliteRepository::open(&db)
+            .with_context(|| format!("cannot open the channel database {}", db.display()))?;
+        let data_dir = options.data_dir.clone();
+        let (channels, seed) = (options.channels, options.seed_channels);
+        let manager = tokio::task::spawn_blocking(move || {
+            ChannelManager::open(Arc::new(repo), Some(&data_dir), channels, seed)
+        })
+        .await
+        .context("channel start-up failed")?
+        .context("invalid channel configuration")?;
+        let registry = manager.registry();
         let rtmp = TcpListener::bind(options.rtmp_listen)
             .await
             .with_context(|| format!("cannot listen for RTMP on {}", options.rtmp_listen))?;
         let http = TcpListener::bind(options.http_listen)
             .await
             .with_context(|| format!("cannot listen for HTTP on {}", options.http_listen))?;
+        let api = TcpListener::bind(options.api_listen)
+            .await
+            .with_context(|| format!("cannot listen for the API on {}", options.api_listen))?;
         Ok(BoundServer {
             rtmp,
             http,
-            registry: Arc::new(RwLock::new(Arc::new(registry))),
+            api,
+            api_state: ApiState {
+                manager: Arc::new(manager),
+                tokens: Arc::new(tokens),
+            },
+            registry,
             rtmp_limits: options.rtmp_limits,
             segment_cache_bytes: options.segment_cache_bytes,
             http_workers: match options.http_workers {
@@ -104,6 +161,10 @@ impl BoundServer {
         self.http.local_addr()
     }
 
+    pub fn api_addr(&self) -> std::io::Result<SocketAddr> {
+        self.api.local_addr()
+    }
+
     /// Serves until `shutdown` completes, then stops accepting and closes sessions.
     pub async fn run(
         self,
@@ -112,6 +173,7 @@ impl BoundServer {
         let (stop_tx, stop_rx) = watch::channel(false);
         let rtmp_addr = self.rtmp.local_addr()?;
         let http_addr = self.http.local_addr()?;
+        let api_addr = self.api.local_addr()?;
         {
             let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
             for channel in registry.channels() {
@@ -125,7 +187,7 @@ impl BoundServer {
                 }
             }
         }
-        tracing::info!(%rtmp_addr, %http_addr, "headwater listening");
+        tracing::info!(%rtmp_addr, %http_addr, %api_addr, "headwater listening");
 
         let authorizer = Arc::new(RegistryAuthorizer::new(self.registry.clone()));
         let rtmp_task = tokio::spawn(ingest::rtmp::serve(
@@ -142,10 +204,23 @@ impl BoundServer {
         let http_stop = wait_stop(stop_rx.clone());
         let http_workers = self.http_workers;
         let http_task = tokio::spawn(http::serve(self.http, app, http_workers, http_stop));
+        let api_app = api::router(self.api_state);
+        let api_stop = wait_stop(stop_rx.clone());
+        let api_task = tokio::spawn(async move {
+            axum::serve(self.api, api_app)
+                .with_graceful_shutdown(api_stop)
+                .await
+        });
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = rtmp_task.await;
+        if tokio::time::timeout(std::time::Duration::from_secs(5), api_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("API connections still open after 5 s; closing");
+        }
         match tokio::time::timeout(std::time::Duration::from_secs(5), http_task).await {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server ended with an error"),
             Err(_) => tracing::warn!("HTTP connections still open after 5 s; closing"),

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use server::api::ApiTokens;
 use server::cli::{Cli, Command};
 use server::{BoundServer, ServeOptions, DEMO_CHANNELS};
 use tracing_subscriber::EnvFilter;
@@ -37,24 +38,35 @@ async fn serve(heap_tuned: bool) -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            let (text, source) = match &args.channels {
-                Some(path) => (
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("cannot read channels file {}", path.display()))?,
-                    path.display().to_string(),
-                ),
-                None => (
-                    DEMO_CHANNELS.to_string(),
-                    "built-in demo channels".to_string(),
-                ),
+            let channels = match &args.channels {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read channels file {}", path.display()))?;
+                    let channels = model::parse_channels(&text)
+                        .with_context(|| format!("in {}", path.display()))?;
+                    tracing::info!(channels = channels.len(), file = %path.display(), "importing channels");
+                    channels
+                }
+                None => Vec::new(),
             };
-            let channels = model::parse_channels(&text).with_context(|| format!("in {source}"))?;
-            tracing::info!(channels = channels.len(), %source, "channels loaded");
+            let seed_channels =
+                model::parse_channels(DEMO_CHANNELS).context("in the built-in demo channels")?;
+            let mut token_lines: Vec<String> = args.api_tokens.clone();
+            if let Some(path) = &args.api_tokens_file {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read API tokens file {}", path.display()))?;
+                token_lines.extend(text.lines().map(str::to_string));
+            }
+            let api_tokens = ApiTokens::parse(token_lines.iter().map(String::as_str))
+                .map_err(|e| anyhow::anyhow!("API tokens: {e}"))?;
             let server = BoundServer::bind(ServeOptions {
                 rtmp_listen: args.rtmp_listen,
                 http_listen: args.http_listen,
+                api_listen: args.api_listen,
+                api_tokens,
                 data_dir: args.data_dir,
                 channels,
+                seed_channels,
                 rtmp_limits: Default::default(),
                 segment_cache_bytes: args.segment_cache_mib.saturating_mul(1024 * 1024),
                 http_workers: args.http_workers,

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use media::{MediaError, TrackKind, WallClock};
-use packager::dash::{self, DashResource, MpdContext};
+use packager::dash::{self, DashResource, InitConfig, MpdContext};
 use packager::hls::{self, PlaylistMedia};
 use packager::mss::{self, MssResource};
 use packager::{cmaf, selection, HlsResource, HlsSettings, RenditionView, Variant};
@@ -36,8 +36,9 @@ const LIVE_MANIFEST_CACHE: &str = "public, max-age=1";
 const MULTIVARIANT_CACHE: &str = "public, max-age=2";
 /// A segment URL always names the same bytes.
 const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
-/// A DASH init segment URL names the rendition's current track configuration, which a
-/// publisher reconnecting with other settings changes.
+/// A DASH init segment URL that names the rendition's current track configuration (which a
+/// publisher reconnecting with other settings changes), or that of Period "0" (the oldest held,
+/// which changes as the window slides past a configuration change or after a restart).
 const MUTABLE_INIT_CACHE: &str = "public, max-age=10";
 
 /// The path of the clock DASH players synchronise with (`UTCTiming`, `http-iso`).
@@ -142,8 +143,22 @@ impl Request<'_> {
                 slot.declared_bitrate
                     .is_none_or(|b| selection::keeps(&self.package.stream_selection, self.query, b))
             })
-            .filter_map(|slot| self.view(slot).map(|v| (slot.clone(), v)))
+            .filter_map(|slot| self.listed_view(slot).map(|v| (slot.clone(), v)))
             .collect()
+    }
+
+    /// [`Self::view`] for a manifest: without the segments before the package's
+    /// [`Package::list_from`] (segment requests still find them).
+    fn listed_view(&self, slot: &RenditionSlot) -> Option<RenditionView> {
+        let mut view = self.view(slot)?;
+        let from = self.package.list_from;
+        if from != i64::MIN {
+            view.segments.retain(|s| s.start >= from);
+            if view.segments.is_empty() {
+                return None;
+            }
+        }
+        Some(view)
     }
 
     /// The selected renditions' snapshots for a manifest, or the response saying why there
@@ -356,7 +371,11 @@ fn media_playlist(
     media: PlaylistMedia,
 ) -> Response {
     req.manifest(PLAYLIST_TYPE, LIVE_MANIFEST_CACHE, "", || {
-        let Some((_, view)) = req.rendition(rendition) else {
+        let view = req
+            .channel
+            .rendition(rendition)
+            .and_then(|slot| req.listed_view(slot));
+        let Some(view) = view else {
             return Err(Box::new(plain(
                 StatusCode::NOT_FOUND,
                 "rendition has no media yet\n",
@@ -406,12 +425,18 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
         DashResource::Init {
             representation,
             kind,
+            config,
         } => {
             let Some((_, view)) = req.rendition(&representation) else {
                 return not_found();
             };
-            match view.track(kind) {
-                Some(track) => init_response(track, kind, MUTABLE_INIT_CACHE),
+            // A Period `p{t}` never changes configuration.
+            let cache = match config {
+                InitConfig::PeriodFrom(_) => SEGMENT_CACHE,
+                InitConfig::Newest | InitConfig::FirstPeriod => MUTABLE_INIT_CACHE,
+            };
+            match dash::init_track(&view, kind, config) {
+                Some(track) => init_response(track, kind, cache),
                 None => not_found(),
             }
         }

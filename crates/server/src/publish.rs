@@ -36,6 +36,9 @@ impl PublishAuthorizer for RegistryAuthorizer {
             }
             return Err(Refusal::UnknownStream(request.stream_name.clone()));
         };
+        if slot.is_retired() {
+            return Err(Refusal::ChannelOff(request.stream_name.clone()));
+        }
         if !slot.try_claim() {
             return Err(Refusal::AlreadyPublishing(request.stream_name.clone()));
         }
@@ -60,6 +63,9 @@ struct RenditionSink {
 
 impl IngestSink for RenditionSink {
     fn on_event(&mut self, event: IngestEvent) -> Result<(), String> {
+        if self.slot.is_retired() {
+            return Err("the channel was stopped or reconfigured".to_string());
+        }
         let mut rendition = self.slot.lock();
         match event {
             IngestEvent::Track(track) => {

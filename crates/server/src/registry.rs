@@ -1,7 +1,6 @@
 //! Where ingest and playback find channels: by RTMP app and stream name, and by URL path.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use model::ChannelConfig;
@@ -33,15 +32,14 @@ pub struct ChannelRegistry {
     apps: HashMap<String, ()>,
 }
 
-/// Why a channel set cannot be served.
-#[derive(Debug, thiserror::Error)]
+/// Why a channel cannot be served next to the others.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
-    #[error("channel {channel}: {problems}")]
-    Invalid { channel: String, problems: String },
-    #[error("channel {channel}: output url path {path} is already used by channel {other}")]
+    #[error("channel {channel}: output url {url} is already used by channel {other}")]
     PathInUse {
         channel: String,
-        path: String,
+        /// The package URL as the channel's document writes it.
+        url: String,
         other: String,
     },
     #[error("channel {channel}: ingest stream {app}/{stream} is already used by channel {other}")]
@@ -54,58 +52,25 @@ pub enum RegistryError {
 }
 
 impl ChannelRegistry {
-    /// Validates every channel and indexes those in state ON.
-    /// Builds the registry; channels in state ON get a runtime whose renditions store their
-    /// media under `data_dir` (in memory when `None`).
-    pub fn build(
-        configs: Vec<ChannelConfig>,
-        data_dir: Option<&Path>,
-    ) -> Result<ChannelRegistry, RegistryError> {
+    /// Indexes the running channels `on` and the stopped channels `off` (whose pushes are
+    /// refused as such). The caller has checked that no two channels share an output path or
+    /// an ingest stream ([`check_conflicts`]).
+    pub fn index(on: Vec<Arc<ChannelRuntime>>, off: &[&ChannelConfig]) -> ChannelRegistry {
         let mut reg = ChannelRegistry::default();
-        let mut paths: HashMap<String, String> = HashMap::new();
-        let mut streams: HashMap<(String, String), String> = HashMap::new();
-        for config in configs {
-            if let Err(problems) = config.validate() {
-                let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                return Err(RegistryError::Invalid {
-                    channel: config.id.clone(),
-                    problems: text.join("; "),
-                });
-            }
-            for path in config.all_output_paths() {
-                if let Some(other) = paths.insert(path.clone(), config.id.clone()) {
-                    return Err(RegistryError::PathInUse {
-                        channel: config.id.clone(),
-                        path,
-                        other,
-                    });
-                }
-            }
+        for config in off {
             for stream in config.ingest_stream_names() {
-                let key = (config.app_name.clone(), stream.clone());
-                if let Some(other) = streams.insert(key, config.id.clone()) {
-                    return Err(RegistryError::StreamInUse {
-                        channel: config.id.clone(),
-                        app: config.app_name.clone(),
-                        stream,
-                        other,
-                    });
-                }
+                reg.off
+                    .insert((config.app_name.clone(), stream), config.id.clone());
             }
-            if !config.is_on() {
-                for stream in config.ingest_stream_names() {
-                    reg.off
-                        .insert((config.app_name.clone(), stream), config.id.clone());
-                }
-                reg.apps.insert(config.app_name.clone(), ());
-                continue;
-            }
-            reg.add(ChannelRuntime::new(config, data_dir));
+            reg.apps.insert(config.app_name.clone(), ());
         }
-        Ok(reg)
+        for runtime in on {
+            reg.add(runtime);
+        }
+        reg
     }
 
-    fn add(&mut self, runtime: ChannelRuntime) {
+    fn add(&mut self, runtime: Arc<ChannelRuntime>) {
         let c = self.channels.len();
         self.apps.insert(runtime.config.app_name.clone(), ());
         for (r, slot) in runtime.renditions.iter().enumerate() {
@@ -119,7 +84,7 @@ impl ChannelRegistry {
                 .or_default()
                 .push((c, p));
         }
-        self.channels.push(Arc::new(runtime));
+        self.channels.push(runtime);
     }
 
     pub fn channels(&self) -> &[Arc<ChannelRuntime>] {
@@ -182,4 +147,41 @@ impl ChannelRegistry {
         }
         None
     }
+}
+
+/// Checks that `channel` shares no output path and no ingest stream with any of `others`
+/// (channels that are the same one, by `same`, are skipped).
+pub fn check_conflicts<'a>(
+    channel: &ChannelConfig,
+    others: impl Iterator<Item = &'a ChannelConfig> + Clone,
+) -> Result<(), RegistryError> {
+    for package in channel.packages() {
+        let Some(path) = package.url_path() else {
+            continue;
+        };
+        if let Some(other) = others
+            .clone()
+            .find(|o| o.all_output_paths().contains(&path))
+        {
+            return Err(RegistryError::PathInUse {
+                channel: channel.id.clone(),
+                url: package.url.to_string(),
+                other: other.id.clone(),
+            });
+        }
+    }
+    for stream in channel.ingest_stream_names() {
+        if let Some(other) = others
+            .clone()
+            .find(|o| o.app_name == channel.app_name && o.ingest_stream_names().contains(&stream))
+        {
+            return Err(RegistryError::StreamInUse {
+                channel: channel.id.clone(),
+                app: channel.app_name.clone(),
+                stream,
+                other: other.id.clone(),
+            });
+        }
+    }
+    Ok(())
 }

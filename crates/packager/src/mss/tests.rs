@@ -740,6 +740,7 @@ fn gaps_get_a_time_and_discontinuities_do_not_stretch() {
     let renditions = vec![RenditionView {
         variant: crate::testing::two_renditions()[0].variant.clone(),
         segments,
+        config_changes: Vec::new(),
     }];
     let out = manifest(&renditions, &settings(3600, 0));
     let doc = roxmltree::Document::parse(&out).expect("xml");
@@ -832,6 +833,7 @@ fn shifted(view: &RenditionView, ms: i64) -> RenditionView {
     RenditionView {
         variant: view.variant.clone(),
         segments,
+        config_changes: view.config_changes.clone(),
     }
 }
 
