@@ -34,6 +34,27 @@ pub fn rtmp_ingest_url(channel: &ChannelConfig, source: &SourcesInfo) -> String 
     )
 }
 
+/// The UDP port SRT push ingest listens on by default.
+pub const SRT_DEFAULT_PORT: u16 = 9000;
+
+/// The SRT URL an encoder pushes this source to, as returned at channel creation:
+/// `srt://{host}:{port}?streamid=#!::r={app_name}/{id}_{bitrate},m=publish` (the SRT access
+/// control form of the stream id; `host` is the channel's `domain` without any port).
+pub fn srt_ingest_url(channel: &ChannelConfig, source: &SourcesInfo, port: u16) -> String {
+    let stream = match source.bitrate {
+        Some(bitrate) => ingest_stream_name(&channel.id, bitrate),
+        None => channel.id.clone(),
+    };
+    let host = match channel.domain.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => channel.domain.as_str(),
+    };
+    format!(
+        "srt://{host}:{port}?streamid=#!::r={}/{stream},m=publish",
+        channel.app_name
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

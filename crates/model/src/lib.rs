@@ -34,7 +34,9 @@ pub use endpoint::{
     PackageRef, PackageRequestArgs, RecordRequestArgs, StreamSelectionItem, TimeshiftRequestArgs,
 };
 pub use error::ModelError;
-pub use ingest::{ingest_stream_name, rtmp_ingest_url, split_ingest_stream_name};
+pub use ingest::{
+    ingest_stream_name, rtmp_ingest_url, split_ingest_stream_name, srt_ingest_url, SRT_DEFAULT_PORT,
+};
 pub use input::{
     AdTrigger, FailoverConditions, InputPreference, InputProtocol, InputStreamInfo, Scte35Source,
     SecondarySourcesInfo, SourcesInfo,

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChannelConfig, ChannelState};
-use crate::ingest::rtmp_ingest_url;
-use crate::input::InputProtocol;
+use crate::ingest::{rtmp_ingest_url, srt_ingest_url, SRT_DEFAULT_PORT};
+use crate::input::{InputProtocol, SourcesInfo};
 
 /// Result codes carried in `result_code`.
 pub mod result_codes {
@@ -67,21 +67,30 @@ pub struct CreateChannelResponse {
     pub app_name: String,
     /// Channel ID.
     pub id: String,
-    /// Ingest URLs; returned only for RTMP_PUSH channels.
+    /// Ingest URLs; returned only for push channels (RTMP_PUSH, SRT_PUSH).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceRsp>>,
 }
 
 impl CreateChannelResponse {
-    /// The success body for `channel`, listing one RTMP ingest URL per primary source for RTMP_PUSH.
+    /// The success body for `channel`, listing one ingest URL per primary source for the push
+    /// protocols: RTMP for RTMP_PUSH, SRT (on [`SRT_DEFAULT_PORT`]) for SRT_PUSH.
     pub fn success(channel: &ChannelConfig) -> Self {
-        let sources = (channel.input.input_protocol == InputProtocol::RtmpPush).then(|| {
+        let url = |source: &SourcesInfo| match channel.input.input_protocol {
+            InputProtocol::SrtPush => srt_ingest_url(channel, source, SRT_DEFAULT_PORT),
+            _ => rtmp_ingest_url(channel, source),
+        };
+        let push = matches!(
+            channel.input.input_protocol,
+            InputProtocol::RtmpPush | InputProtocol::SrtPush
+        );
+        let sources = push.then(|| {
             channel
                 .input
                 .primary_sources()
                 .iter()
                 .map(|source| SourceRsp {
-                    url: rtmp_ingest_url(channel, source),
+                    url: url(source),
                     bitrate: source.bitrate,
                     width: source.width,
                     height: source.height,
@@ -229,6 +238,20 @@ mod tests {
             serde_json::to_value(&response).expect("serializes"),
             json(EXAMPLE_RESPONSE_201)
         );
+    }
+
+    #[test]
+    fn success_for_srt_push_lists_srt_urls() {
+        let mut channel = parse_channel(EXAMPLE_REQUEST).expect("spec example parses");
+        channel.input.input_protocol = InputProtocol::SrtPush;
+        channel.domain = "push.example.com:1935".to_owned();
+        let response = CreateChannelResponse::success(&channel);
+        let sources = response.sources.expect("SRT_PUSH lists its ingest URLs");
+        assert_eq!(
+            sources[0].url,
+            "srt://push.example.com:9000?streamid=#!::r=ott/test_1024,m=publish"
+        );
+        assert_eq!(sources[0].bitrate, Some(1024));
     }
 
     #[test]
