@@ -69,6 +69,8 @@ fn sigterm_shuts_down_cleanly() {
             "127.0.0.1:0",
             "--http-listen",
             "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
         ])
         .arg("--data-dir")
         .arg(&data)

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use media::{Frame, TrackInfo};
 
 pub mod rtmp;
+pub mod selector;
 
 /// What an adapter knows about a publish attempt when it asks to accept it.
 #[derive(Clone, Debug, PartialEq, Eq)]

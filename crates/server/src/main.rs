@@ -59,6 +59,8 @@ async fn serve(heap_tuned: bool) -> anyhow::Result<()> {
             }
             let api_tokens = ApiTokens::parse(token_lines.iter().map(String::as_str))
                 .map_err(|e| anyhow::anyhow!("API tokens: {e}"))?;
+            // Signal handlers first: a signal during start-up then stops the server cleanly.
+            let shutdown = server::shutdown_signal();
             let server = BoundServer::bind(ServeOptions {
                 rtmp_listen: args.rtmp_listen,
                 http_listen: args.http_listen,
@@ -72,7 +74,7 @@ async fn serve(heap_tuned: bool) -> anyhow::Result<()> {
                 http_workers: args.http_workers,
             })
             .await?;
-            server.run(server::shutdown_signal()).await
+            server.run(shutdown).await
         }
     }
 }
