@@ -29,7 +29,10 @@
 //!
 //! The muxer keeps no state between calls and allocates only two small scratch vectors per
 //! segment: NAL units are copied straight from the samples into the packets.
+//!
+//! The way back, a transport stream to tracks and frames (SRT, HLS pull), is [`TsDemuxer`].
 
+pub mod demux;
 mod es;
 mod inspect;
 mod packet;
@@ -43,6 +46,7 @@ use crate::codec::{AacConfig, AvcConfig};
 use crate::error::MediaError;
 use crate::frame::TrackKind;
 
+pub use demux::{TsDemuxStats, TsDemuxer, TsError, TsEvent};
 pub use inspect::{inspect, PesStart, PidPackets, TsSummary};
 
 /// PID of the H.264 elementary stream.

@@ -1,5 +1,6 @@
 //! Whole-segment tests: framing, PSI, timestamps, parameter sets, grouping, errors.
 
+mod demux;
 mod flv_reader;
 mod interop;
 
