@@ -6,6 +6,7 @@
 //! and muxed on the blocking pool into pooled buffers.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -40,6 +41,9 @@ const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
 /// publisher reconnecting with other settings changes), or that of Period "0" (the oldest held,
 /// which changes as the window slides past a configuration change or after a restart).
 const MUTABLE_INIT_CACHE: &str = "public, max-age=10";
+
+/// How often a held Smooth fragment request looks for the next fragment.
+const EDGE_POLL: Duration = Duration::from_millis(50);
 
 /// The path of the clock DASH players synchronise with (`UTCTiming`, `http-iso`).
 pub const TIME_PATH: &str = "/time";
@@ -473,28 +477,42 @@ async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
             kind,
             time,
         } => {
-            // Every rendition, not only the selected ones: a player may hold an older
-            // manifest, and fragment URLs carry no query.
-            let (slots, views): (Vec<Arc<RenditionSlot>>, Vec<RenditionView>) = req
-                .channel
-                .renditions
-                .iter()
-                .filter_map(|slot| req.view(slot).map(|v| (slot.clone(), v)))
-                .unzip();
-            let Some((view, segment)) = mss::find_fragment(&views, bitrate, kind, time) else {
-                return not_found();
+            // A fragment at the live edge is held until the next one is sealed, so its `tfrf`
+            // announces it: Smooth players (dash.js) extend their timeline only from `tfrf`,
+            // and a fragment without a look-ahead entry ends the stream for them.
+            let hold_until = tokio::time::Instant::now()
+                + Duration::from_secs(u64::from(settings.segment_duration_secs.max(1)) * 2 + 1);
+            let (slot, segment, following) = loop {
+                // Every rendition, not only the selected ones: a player may hold an older
+                // manifest, and fragment URLs carry no query.
+                let (slots, views): (Vec<Arc<RenditionSlot>>, Vec<RenditionView>) = req
+                    .channel
+                    .renditions
+                    .iter()
+                    .filter_map(|slot| req.view(slot).map(|v| (slot.clone(), v)))
+                    .unzip();
+                let Some((view, segment)) = mss::find_fragment(&views, bitrate, kind, time) else {
+                    return not_found();
+                };
+                let Some(slot) = slots.iter().find(|s| s.name == view.variant.name).cloned() else {
+                    return not_found();
+                };
+                // The look-ahead stops at the manifest's (delayed) live edge.
+                let following: Vec<Arc<Segment>> =
+                    mss::available_segments(&view.segments, settings)
+                        .iter()
+                        .filter(|s| s.start > segment.start)
+                        .take(mss::LOOKAHEAD_FRAGMENT_COUNT)
+                        .cloned()
+                        .collect();
+                let wait = following.is_empty()
+                    && slot.is_publishing()
+                    && tokio::time::Instant::now() < hold_until;
+                if !wait {
+                    break (slot, segment.clone(), following);
+                }
+                tokio::time::sleep(EDGE_POLL).await;
             };
-            let Some(slot) = slots.iter().find(|s| s.name == view.variant.name).cloned() else {
-                return not_found();
-            };
-            // The look-ahead stops at the manifest's (delayed) live edge.
-            let following: Vec<Arc<Segment>> = mss::available_segments(&view.segments, settings)
-                .iter()
-                .filter(|s| s.start > segment.start)
-                .take(mss::LOOKAHEAD_FRAGMENT_COUNT)
-                .cloned()
-                .collect();
-            let segment = segment.clone();
             let reserve = segment.payload_bytes() + 4096;
             build_segment(
                 req,
