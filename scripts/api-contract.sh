@@ -27,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RUST_LOG=warn,server=info NO_COLOR=1 target/debug/headwater serve \
+RUST_LOG=warn,server=info NO_COLOR=1 "${CARGO_TARGET_DIR:-target}/debug/headwater" serve \
   --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
   --api-token "default:$token" --data-dir "$work/data" 2>"$log" &
 pid=$!
