@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod multi;
+pub mod nginx;
 pub mod probe;
 pub mod process;
 pub mod publisher;
@@ -64,6 +65,8 @@ pub fn channel_json(id: &str, bitrates: &[u64], segment_secs: u32, window_secs: 
 /// A server running in this process on ephemeral loopback ports.
 pub struct TestServer {
     pub rtmp: SocketAddr,
+    /// SRT push ingest (UDP).
+    pub srt: SocketAddr,
     pub http: SocketAddr,
     /// The control-plane API; project `default` takes [`API_TOKEN`].
     pub api: SocketAddr,
@@ -72,7 +75,7 @@ pub struct TestServer {
     _data: tempdir::TempDir,
 }
 
-mod tempdir {
+pub mod tempdir {
     /// A directory removed on drop.
     pub struct TempDir(pub std::path::PathBuf);
     impl TempDir {
@@ -105,6 +108,7 @@ impl TestServer {
         let data = tempdir::TempDir::new();
         let bound = BoundServer::bind(ServeOptions {
             rtmp_listen: "127.0.0.1:0".parse().unwrap(),
+            srt_listen: "127.0.0.1:0".parse().unwrap(),
             http_listen: "127.0.0.1:0".parse().unwrap(),
             api_listen: "127.0.0.1:0".parse().unwrap(),
             api_tokens: server::api::ApiTokens::parse([
@@ -122,6 +126,7 @@ impl TestServer {
         .await
         .unwrap();
         let rtmp = bound.rtmp_addr().unwrap();
+        let srt = bound.srt_addr().unwrap();
         let http = bound.http_addr().unwrap();
         let api = bound.api_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -130,6 +135,7 @@ impl TestServer {
         }));
         TestServer {
             rtmp,
+            srt,
             http,
             api,
             stop: Some(tx),

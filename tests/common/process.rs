@@ -13,6 +13,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_headwater");
 pub struct ServerProcess {
     child: Child,
     pub rtmp: SocketAddr,
+    /// SRT push ingest (UDP).
+    pub srt: SocketAddr,
     pub http: SocketAddr,
     /// The control-plane API (development token of project `default`).
     pub api: SocketAddr,
@@ -32,6 +34,7 @@ impl ServerProcess {
         let mut command = Command::new(BIN);
         command
             .args(["serve", "--rtmp-listen", "127.0.0.1:0"])
+            .args(["--srt-listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0"])
             .args(["--api-listen", "127.0.0.1:0"]);
         if let Some(file) = channels_file {
@@ -70,6 +73,7 @@ impl ServerProcess {
                 };
                 return ServerProcess {
                     rtmp: field("rtmp_addr"),
+                    srt: field("srt_addr"),
                     http: field("http_addr"),
                     api: field("api_addr"),
                     child,

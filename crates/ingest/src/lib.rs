@@ -3,12 +3,30 @@
 //! Each adapter authorizes a publish through [`PublishAuthorizer`] and hands every track and
 //! frame to the [`IngestSink`] it got back. Adapters know nothing of segments or playlists.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use media::{Frame, TrackInfo};
 
+pub mod pull;
 pub mod rtmp;
 pub mod selector;
+pub mod srt;
+
+/// The protocol an encoder pushes with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushProtocol {
+    Rtmp,
+    Srt,
+}
+
+impl PushProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushProtocol::Rtmp => "RTMP",
+            PushProtocol::Srt => "SRT",
+        }
+    }
+}
 
 /// What an adapter knows about a publish attempt when it asks to accept it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +38,14 @@ pub struct PublishRequest {
     /// `name=value` pairs from a query string after the app or stream name, in order.
     pub query: Vec<(String, String)>,
     pub peer: SocketAddr,
+    pub protocol: PushProtocol,
+}
+
+/// What a push must satisfy before its handshake completes (SRT decides encryption then).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// The source's SRT passphrase: the caller must encrypt with it.
+    pub passphrase: Option<String>,
 }
 
 /// Why a publish was refused; the adapter logs it and closes the session.
@@ -33,6 +59,14 @@ pub enum Refusal {
     AlreadyPublishing(String),
     #[error("channel of stream {0:?} is not ON")]
     ChannelOff(String),
+    #[error("stream {stream:?} takes {expected} pushes, not {got}")]
+    WrongProtocol {
+        stream: String,
+        expected: String,
+        got: &'static str,
+    },
+    #[error("address {0} is not in the channel's ip_whitelist")]
+    AddressNotAllowed(IpAddr),
 }
 
 /// Everything a publish session delivers, in order.
@@ -51,6 +85,14 @@ pub trait IngestSink: Send {
 
 /// Decides whether a publish may start and where its frames go.
 pub trait PublishAuthorizer: Send + Sync + 'static {
+    /// Checks a push before its handshake completes (without claiming the stream) and says
+    /// what the handshake needs. RTMP does not ask; SRT does, for the passphrase.
+    fn admit(&self, request: &PublishRequest) -> Result<Admission, Refusal> {
+        let _ = request;
+        Ok(Admission::default())
+    }
+
+    /// Claims the stream for this push and returns where its events go.
     fn authorize(&self, request: &PublishRequest) -> Result<Box<dyn IngestSink>, Refusal>;
 }
 

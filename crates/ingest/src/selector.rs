@@ -449,6 +449,7 @@ impl InputSelector {
     pub fn connected(&mut self, input: InputId, now: Millis) {
         if let Some(state) = self.input_mut(input) {
             state.disconnected = false;
+            state.last_frame = None;
             state.run_start = None;
         }
         self.evaluate(now);
@@ -480,7 +481,7 @@ impl InputSelector {
     /// other event, if any.
     pub fn next_deadline(&self) -> Option<Millis> {
         let threshold = self.config.loss_threshold;
-        let mut deadlines = Vec::new();
+        let mut deadlines: Vec<Millis> = self.start_deadline().into_iter().collect();
         if let (Some(active), None) = (self.active, self.lost) {
             if let Some(t) = self.input(active).and_then(|s| s.last_frame) {
                 deadlines.push(t + threshold);
@@ -558,8 +559,13 @@ impl InputSelector {
 
     fn check_active(&mut self, now: Millis) {
         let Some(active) = self.active else {
-            // At start the primary wins a tie whatever the preference.
+            // At start the primary is preferred whatever the preference: a standby that
+            // delivers first is taken only once it has delivered for the loss threshold
+            // without the primary (both are connected at once; either may be first).
             if let Some(to) = self.best_alive(now, Role::Primary, None) {
+                if to.role == Role::Secondary && self.start_deadline().is_some_and(|t| now < t) {
+                    return;
+                }
                 self.switch(to, SwitchCause::FirstInput, now);
             }
             return;
@@ -599,6 +605,21 @@ impl InputSelector {
             }
         };
         self.fail_active(active, cause, now);
+    }
+
+    /// Before any input was active: when a standby that delivers may be taken without the
+    /// primary (its first frame plus the loss threshold).
+    fn start_deadline(&self) -> Option<Millis> {
+        if self.active.is_some() {
+            return None;
+        }
+        self.roles[Role::Secondary.index()]
+            .candidates
+            .iter()
+            .filter(|s| !s.disconnected)
+            .filter_map(|s| s.run_start)
+            .min()
+            .map(|t| t + self.config.loss_threshold)
     }
 
     /// The cause to report for leaving the lost `active` now: its silence so far, unless it
@@ -735,7 +756,9 @@ impl InputSelector {
         let Some(state) = r.candidates.get_mut(current) else {
             return;
         };
+        // A new connection is alive only once it delivers: frames of the old one do not count.
         state.disconnected = false;
+        state.last_frame = None;
         state.run_start = None;
         state.last_attempt = Some(now);
         r.attempt_since = Some(now);

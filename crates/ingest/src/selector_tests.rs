@@ -523,3 +523,50 @@ fn input_ids_name_their_url() {
         "secondary backup_urls[1]"
     );
 }
+
+#[test]
+fn a_reconnected_input_is_alive_only_once_it_delivers_again() {
+    // Pull with one URL: its connection ends and it is requested again at once. Frames of the
+    // old connection are recent, but they must not make the new one count as alive.
+    let config = SelectorConfig::new(Delivery::Pull, 1, 0);
+    let mut sim = Sim::new(config);
+    sim.run(400, &[P]);
+    sim.sel.disconnected(P, Millis(sim.now));
+    sim.drain();
+    assert_eq!(sim.sel.state(), SelectorState::Lost(P));
+    assert!(
+        !sim.log
+            .iter()
+            .any(|(_, d)| matches!(d, Decision::Resumed { .. })),
+        "{:?}",
+        sim.log
+    );
+    // The same for a push publisher that reconnects.
+    let mut sim = Sim::push(Preference::Equal, false);
+    sim.run(400, &[P]);
+    sim.sel.disconnected(P, Millis(sim.now));
+    sim.sel.connected(P, Millis(sim.now));
+    sim.drain();
+    assert_eq!(sim.sel.state(), SelectorState::Lost(P));
+    sim.run(sim.now + 80, &[P]);
+    assert!(sim
+        .log
+        .iter()
+        .any(|(_, d)| matches!(d, Decision::Resumed { .. })));
+}
+
+#[test]
+fn at_start_a_standby_that_delivers_first_waits_for_the_primary() {
+    // The standby's first frame comes 200 ms before the primary's: the primary is taken.
+    let mut sim = Sim::push(Preference::Equal, true);
+    sim.run(200, &[S]);
+    assert_eq!(sim.sel.state(), SelectorState::Waiting);
+    sim.run(600, &[S, P]);
+    assert_eq!(sim.sel.state(), SelectorState::Active(P));
+    // Without a primary the standby is taken once it has delivered for the threshold.
+    let mut sim = Sim::push(Preference::Equal, true);
+    sim.run(1_990, &[S]);
+    assert_eq!(sim.sel.state(), SelectorState::Waiting);
+    sim.run(2_100, &[S]);
+    assert_eq!(sim.sel.state(), SelectorState::Active(S));
+}

@@ -491,6 +491,7 @@ async fn publish_delivers_tracks_and_frames_and_tcp_close_drops_the_sink() {
                 ("channel_id".into(), "demo".into()),
             ],
             peer: p.tcp.local_addr().expect("client addr"),
+            protocol: ingest::PushProtocol::Rtmp,
         }]
     );
 

@@ -66,6 +66,17 @@ impl ChannelConfig {
             .collect()
     }
 
+    /// The standby push stream name, `{id}_{bitrate}_standby`, of each primary source that
+    /// declares a bitrate, in the order of [`ChannelConfig::ingest_stream_names`].
+    pub fn standby_stream_names(&self) -> Vec<String> {
+        self.input
+            .primary_sources()
+            .iter()
+            .filter_map(|s| s.bitrate)
+            .map(|bitrate| crate::ingest::standby_stream_name(&self.id, bitrate))
+            .collect()
+    }
+
     /// Whether the channel should be running.
     pub fn is_on(&self) -> bool {
         self.state == ChannelState::On

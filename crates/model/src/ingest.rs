@@ -8,6 +8,16 @@ pub fn ingest_stream_name(channel_id: &str, bitrate: u64) -> String {
     format!("{channel_id}_{bitrate}")
 }
 
+/// The suffix of a standby push stream: a second encoder pushes `{id}_{bitrate}_standby`
+/// and takes over when the primary `{id}_{bitrate}` stops delivering.
+pub const STANDBY_SUFFIX: &str = "_standby";
+
+/// The standby ingest stream name of one source, `{channel_id}_{bitrate}_standby`. It cannot
+/// collide with a primary name of any channel, since those end in digits.
+pub fn standby_stream_name(channel_id: &str, bitrate: u64) -> String {
+    format!("{channel_id}_{bitrate}{STANDBY_SUFFIX}")
+}
+
 /// Splits an ingest stream name into channel ID and bitrate at the last `_`, so IDs may contain `_`;
 /// `None` when there is no `_` or the bitrate is not plain decimal digits.
 pub fn split_ingest_stream_name(name: &str) -> Option<(&str, u64)> {
@@ -24,10 +34,24 @@ pub fn split_ingest_stream_name(name: &str) -> Option<(&str, u64)> {
 /// Meant for validated push channels, where every source has a bitrate; a source without one gets the
 /// bare channel ID as stream name.
 pub fn rtmp_ingest_url(channel: &ChannelConfig, source: &SourcesInfo) -> String {
-    let stream = match source.bitrate {
-        Some(bitrate) => ingest_stream_name(&channel.id, bitrate),
-        None => channel.id.clone(),
-    };
+    rtmp_url(channel, &stream_of(channel, source, false))
+}
+
+/// The RTMP URL a standby encoder pushes this source to (see [`standby_stream_name`]).
+pub fn rtmp_standby_url(channel: &ChannelConfig, source: &SourcesInfo) -> String {
+    rtmp_url(channel, &stream_of(channel, source, true))
+}
+
+fn stream_of(channel: &ChannelConfig, source: &SourcesInfo, standby: bool) -> String {
+    match (source.bitrate, standby) {
+        (Some(bitrate), false) => ingest_stream_name(&channel.id, bitrate),
+        (Some(bitrate), true) => standby_stream_name(&channel.id, bitrate),
+        (None, false) => channel.id.clone(),
+        (None, true) => format!("{}{STANDBY_SUFFIX}", channel.id),
+    }
+}
+
+fn rtmp_url(channel: &ChannelConfig, stream: &str) -> String {
     format!(
         "rtmp://{}/{}/{}?request_source=ott&channel_id={}",
         channel.domain, channel.app_name, stream, channel.id
@@ -41,10 +65,15 @@ pub const SRT_DEFAULT_PORT: u16 = 9000;
 /// `srt://{host}:{port}?streamid=#!::r={app_name}/{id}_{bitrate},m=publish` (the SRT access
 /// control form of the stream id; `host` is the channel's `domain` without any port).
 pub fn srt_ingest_url(channel: &ChannelConfig, source: &SourcesInfo, port: u16) -> String {
-    let stream = match source.bitrate {
-        Some(bitrate) => ingest_stream_name(&channel.id, bitrate),
-        None => channel.id.clone(),
-    };
+    srt_url(channel, &stream_of(channel, source, false), port)
+}
+
+/// The SRT URL a standby encoder pushes this source to (see [`standby_stream_name`]).
+pub fn srt_standby_url(channel: &ChannelConfig, source: &SourcesInfo, port: u16) -> String {
+    srt_url(channel, &stream_of(channel, source, true), port)
+}
+
+fn srt_url(channel: &ChannelConfig, stream: &str, port: u16) -> String {
     let host = match channel.domain.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
         _ => channel.domain.as_str(),

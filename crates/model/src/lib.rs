@@ -35,7 +35,8 @@ pub use endpoint::{
 };
 pub use error::ModelError;
 pub use ingest::{
-    ingest_stream_name, rtmp_ingest_url, split_ingest_stream_name, srt_ingest_url, SRT_DEFAULT_PORT,
+    ingest_stream_name, rtmp_ingest_url, rtmp_standby_url, split_ingest_stream_name,
+    srt_ingest_url, srt_standby_url, standby_stream_name, SRT_DEFAULT_PORT, STANDBY_SUFFIX,
 };
 pub use input::{
     AdTrigger, FailoverConditions, InputPreference, InputProtocol, InputStreamInfo, Scte35Source,
@@ -46,7 +47,7 @@ pub use response::{
     result_codes, ChannelListResponse, ChannelStateRequest, CreateChannelResponse, ErrorResponse,
     SourceRsp,
 };
-pub use url::url_path;
+pub use url::{url_path, IpWhitelist};
 pub use validate::ValidationProblem;
 
 /// The `schemars` this crate derives `JsonSchema` with, so that users generate schemas with the

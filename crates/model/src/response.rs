@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChannelConfig, ChannelState};
-use crate::ingest::{rtmp_ingest_url, srt_ingest_url, SRT_DEFAULT_PORT};
+use crate::ingest::{
+    rtmp_ingest_url, rtmp_standby_url, srt_ingest_url, srt_standby_url, SRT_DEFAULT_PORT,
+};
 use crate::input::{InputProtocol, SourcesInfo};
 
 /// Result codes carried in `result_code`.
@@ -70,15 +72,29 @@ pub struct CreateChannelResponse {
     /// Ingest URLs; returned only for push channels (RTMP_PUSH, SRT_PUSH).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceRsp>>,
+    /// Standby ingest URLs (`{id}_{bitrate}_standby`), one per source: a second encoder pushing
+    /// there takes over when the primary stops. Returned for push channels that declare
+    /// `secondary_sources` (a standby push is accepted either way).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary_sources: Option<Vec<SourceRsp>>,
 }
 
 impl CreateChannelResponse {
     /// The success body for `channel`, listing one ingest URL per primary source for the push
     /// protocols: RTMP for RTMP_PUSH, SRT (on [`SRT_DEFAULT_PORT`]) for SRT_PUSH.
     pub fn success(channel: &ChannelConfig) -> Self {
+        Self::success_on(channel, SRT_DEFAULT_PORT)
+    }
+
+    /// [`CreateChannelResponse::success`] with SRT ingest on `srt_port`.
+    pub fn success_on(channel: &ChannelConfig, srt_port: u16) -> Self {
         let url = |source: &SourcesInfo| match channel.input.input_protocol {
-            InputProtocol::SrtPush => srt_ingest_url(channel, source, SRT_DEFAULT_PORT),
+            InputProtocol::SrtPush => srt_ingest_url(channel, source, srt_port),
             _ => rtmp_ingest_url(channel, source),
+        };
+        let standby_url = |source: &SourcesInfo| match channel.input.input_protocol {
+            InputProtocol::SrtPush => srt_standby_url(channel, source, srt_port),
+            _ => rtmp_standby_url(channel, source),
         };
         let push = matches!(
             channel.input.input_protocol,
@@ -98,6 +114,21 @@ impl CreateChannelResponse {
                 })
                 .collect()
         });
+        let standby = push && channel.input.secondary_sources.is_some();
+        let secondary_sources = standby.then(|| {
+            channel
+                .input
+                .primary_sources()
+                .iter()
+                .map(|source| SourceRsp {
+                    url: standby_url(source),
+                    bitrate: source.bitrate,
+                    width: source.width,
+                    height: source.height,
+                    enable_snapshot: None,
+                })
+                .collect()
+        });
         CreateChannelResponse {
             result_code: result_codes::SUCCESS.to_owned(),
             result_msg: "SUCCESS".to_owned(),
@@ -105,6 +136,7 @@ impl CreateChannelResponse {
             app_name: channel.app_name.clone(),
             id: channel.id.clone(),
             sources,
+            secondary_sources,
         }
     }
 }

@@ -187,6 +187,59 @@ pub(crate) fn check_ip_or_cidr(entry: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The addresses allowed by an `ip_whitelist`: comma-separated IPv4/IPv6 addresses and CIDRs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IpWhitelist {
+    /// (network, prefix length); an address is a /32 or /128.
+    entries: Vec<(IpAddr, u8)>,
+}
+
+impl IpWhitelist {
+    /// Parses the list as validation accepts it; the error names the first bad entry.
+    pub fn parse(list: &str) -> Result<IpWhitelist, String> {
+        let mut entries = Vec::new();
+        for (n, entry) in list.split(',').enumerate() {
+            let entry = entry.trim();
+            let bad = |why: String| format!("entry {} {entry:?}: {why}", n + 1);
+            if entry.is_empty() {
+                return Err(bad("is empty".into()));
+            }
+            check_ip_or_cidr(entry).map_err(bad)?;
+            let (addr, prefix) = entry
+                .split_once('/')
+                .map_or((entry, None), |(a, p)| (a, Some(p)));
+            let addr: IpAddr = addr.parse().map_err(|_| bad("not an address".into()))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = match prefix {
+                Some(p) => p.parse::<u8>().map_err(|_| bad("bad prefix".into()))?,
+                None => max,
+            };
+            entries.push((addr, prefix));
+        }
+        Ok(IpWhitelist { entries })
+    }
+
+    /// Whether `addr` is inside one of the entries. An IPv4 address seen as IPv4-mapped IPv6
+    /// (`::ffff:a.b.c.d`, as a dual-stack socket reports it) matches IPv4 entries.
+    pub fn allows(&self, addr: IpAddr) -> bool {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
+        self.entries.iter().any(|&(net, prefix)| match (net, addr) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +318,23 @@ mod tests {
         ] {
             assert!(parse_absolute_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ip_whitelist_matches_addresses_and_networks() {
+        let list =
+            IpWhitelist::parse("10.0.0.1, 192.168.0.0/16,2001:db8::/32,0.0.0.0/0").expect("valid");
+        assert!(list.allows("8.8.8.8".parse().expect("ip")));
+        let list = IpWhitelist::parse("10.0.0.1, 192.168.0.0/16,2001:db8::/32").expect("valid");
+        assert!(list.allows("10.0.0.1".parse().expect("ip")));
+        assert!(!list.allows("10.0.0.2".parse().expect("ip")));
+        assert!(list.allows("192.168.44.5".parse().expect("ip")));
+        assert!(!list.allows("192.169.0.1".parse().expect("ip")));
+        assert!(list.allows("2001:db8:1::5".parse().expect("ip")));
+        assert!(!list.allows("2001:db9::1".parse().expect("ip")));
+        assert!(list.allows("::ffff:10.0.0.1".parse().expect("ip")));
+        assert!(IpWhitelist::parse("10.0.0.1,,x").is_err());
+        assert!(IpWhitelist::parse("10.0.0.0/33").is_err());
     }
 
     #[test]

@@ -89,6 +89,8 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 pub struct ApiState {
     pub manager: Arc<ChannelManager>,
     pub tokens: Arc<ApiTokens>,
+    /// The SRT ingest port named in SRT_PUSH ingest URLs.
+    pub srt_port: u16,
 }
 
 /// The API router.
@@ -283,7 +285,7 @@ async fn create_channel(
     tracing::info!(project = %project, id = %stored.config.id, "channel created");
     Ok(json(
         StatusCode::CREATED,
-        &CreateChannelResponse::success(&stored.config),
+        &CreateChannelResponse::success_on(&stored.config, state.srt_port),
     ))
 }
 
@@ -361,7 +363,7 @@ async fn update_channel(
     tracing::info!(project = %project, id = %id, "channel modified");
     Ok(json(
         StatusCode::OK,
-        &CreateChannelResponse::success(&stored.config),
+        &CreateChannelResponse::success_on(&stored.config, state.srt_port),
     ))
 }
 

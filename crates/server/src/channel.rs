@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::manifest_cache::ManifestCache;
+use crate::switch::{self, InputSwitch};
+use ingest::selector::InputId;
 use model::{ChannelConfig, StreamSelectionItem};
 use packager::dash::DashSettings;
 use packager::mss::MssSettings;
@@ -15,16 +17,22 @@ use segmenter::{ClockShare, DiskStore, DiskStoreConfig, Rendition, SegmenterConf
 /// playlist can still fetch its oldest segment.
 const WINDOW_SLACK_SEGMENTS: i64 = 3;
 
-/// One source of a channel: one rendition, fed by one publisher at a time.
+/// One source of a channel: one rendition, fed by the input its switch selects (the primary
+/// or standby publisher, or a pulled URL).
 #[derive(Debug)]
 pub struct RenditionSlot {
     /// Name in URLs and RTMP stream names: the declared bitrate.
     pub name: String,
+    /// Position of the source in `input.sources`.
+    pub source: usize,
     pub declared_bitrate: Option<u64>,
-    publishing: AtomicBool,
     /// The channel stopped, was deleted or restarted with other inputs: the publisher of this
     /// slot is disconnected at its next frame and nothing more is stored.
     retired: AtomicBool,
+    /// A task ticks the switch (loss deadlines) while inputs are connected.
+    ticking: AtomicBool,
+    /// Lock order: `input` before `state`.
+    input: Mutex<InputSwitch>,
     state: Mutex<Rendition>,
 }
 
@@ -36,19 +44,34 @@ impl RenditionSlot {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Claims the slot for a publisher; false if one is already live.
-    pub fn try_claim(&self) -> bool {
-        self.publishing
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+    /// Locks the input switch (take it before [`lock`](Self::lock) when both are needed).
+    pub fn lock_input(&self) -> MutexGuard<'_, InputSwitch> {
+        self.input
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn release(&self) {
-        self.publishing.store(false, Ordering::Release);
+    /// Claims `input` for a push publisher; false if one already holds it.
+    pub fn try_claim(&self, input: InputId) -> bool {
+        self.lock_input().claim(input)
     }
 
+    pub fn is_claimed(&self, input: InputId) -> bool {
+        self.lock_input().is_claimed(input)
+    }
+
+    /// Whether an input feeds the rendition now.
     pub fn is_publishing(&self) -> bool {
-        self.publishing.load(Ordering::Acquire)
+        self.lock().is_live()
+    }
+
+    /// Marks the slot as ticked; false if a ticker already runs.
+    pub fn start_ticking(&self) -> bool {
+        !self.ticking.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn stop_ticking(&self) {
+        self.ticking.store(false, Ordering::Release);
     }
 
     /// Ends the slot's life: its session is sealed now and its publisher refused from its next
@@ -173,9 +196,9 @@ impl ChannelRuntime {
             .input
             .primary_sources()
             .iter()
-            .filter_map(|s| s.bitrate)
-            .map(|bitrate| {
-                let name = bitrate.to_string();
+            .enumerate()
+            .map(|(source, s)| {
+                let name = rendition_name(source, s.bitrate);
                 let mut rendition = match media_dir {
                     Some(root) => open_stored(
                         &config.id,
@@ -188,11 +211,18 @@ impl ChannelRuntime {
                     None => Rendition::new(pipeline.segmenter, pipeline.limits),
                 };
                 rendition.window.set_group_durations(&pipeline.group_secs);
+                let switch = InputSwitch::new(
+                    switch::selector_config(&config.input, source),
+                    &config.id,
+                    &name,
+                );
                 Arc::new(RenditionSlot {
                     name,
-                    declared_bitrate: Some(bitrate),
-                    publishing: AtomicBool::new(false),
+                    source,
+                    declared_bitrate: s.bitrate,
                     retired: AtomicBool::new(false),
+                    ticking: AtomicBool::new(false),
+                    input: Mutex::new(switch),
                     state: Mutex::new(rendition),
                 })
             })
@@ -264,6 +294,15 @@ impl ChannelRuntime {
 
     pub fn rendition(&self, name: &str) -> Option<&Arc<RenditionSlot>> {
         self.renditions.iter().find(|r| r.name == name)
+    }
+}
+
+/// The name of source `index` in URLs and ingest stream names: its bitrate, or `source{index}`
+/// for a pulled source declared without one.
+pub fn rendition_name(index: usize, bitrate: Option<u64>) -> String {
+    match bitrate {
+        Some(bitrate) => bitrate.to_string(),
+        None => format!("source{index}"),
     }
 }
 

@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// Where encoders push RTMP.
     #[arg(long, default_value = "0.0.0.0:1935", env = "HEADWATER_RTMP_LISTEN")]
     pub rtmp_listen: SocketAddr,
+    /// Where encoders push SRT (UDP); the stream id names the stream (see docs/configuration.md).
+    #[arg(long, default_value = "0.0.0.0:9000", env = "HEADWATER_SRT_LISTEN")]
+    pub srt_listen: SocketAddr,
     /// Where players fetch manifests and segments.
     #[arg(long, default_value = "0.0.0.0:8080", env = "HEADWATER_HTTP_LISTEN")]
     pub http_listen: SocketAddr,

@@ -19,6 +19,7 @@ pub mod channel;
 pub mod cli;
 pub mod heap;
 pub mod http;
+pub mod inputs;
 pub mod manager;
 pub mod manifest_cache;
 pub mod openapi;
@@ -26,6 +27,7 @@ pub mod playback;
 pub mod publish;
 pub mod registry;
 pub mod repo;
+pub mod switch;
 
 use crate::api::{ApiState, ApiTokens};
 use crate::buffers::BufferPool;
@@ -59,6 +61,8 @@ pub const DATABASE_FILE: &str = "headwater.db";
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub rtmp_listen: SocketAddr,
+    /// Where encoders push SRT (UDP).
+    pub srt_listen: SocketAddr,
     pub http_listen: SocketAddr,
     /// Where the control-plane API listens.
     pub api_listen: SocketAddr,
@@ -81,6 +85,7 @@ pub struct ServeOptions {
 #[derive(Debug)]
 pub struct BoundServer {
     rtmp: TcpListener,
+    srt: tokio::net::UdpSocket,
     http: TcpListener,
     api: TcpListener,
     api_state: ApiState,
@@ -129,6 +134,10 @@ impl BoundServer {
         let rtmp = TcpListener::bind(options.rtmp_listen)
             .await
             .with_context(|| format!("cannot listen for RTMP on {}", options.rtmp_listen))?;
+        let srt = ingest::srt::bind(options.srt_listen)
+            .await
+            .with_context(|| format!("cannot listen for SRT on {} (UDP)", options.srt_listen))?;
+        let srt_port = srt.local_addr()?.port();
         let http = TcpListener::bind(options.http_listen)
             .await
             .with_context(|| format!("cannot listen for HTTP on {}", options.http_listen))?;
@@ -137,11 +146,13 @@ impl BoundServer {
             .with_context(|| format!("cannot listen for the API on {}", options.api_listen))?;
         Ok(BoundServer {
             rtmp,
+            srt,
             http,
             api,
             api_state: ApiState {
                 manager: Arc::new(manager),
                 tokens: Arc::new(tokens),
+                srt_port,
             },
             registry,
             rtmp_limits: options.rtmp_limits,
@@ -155,6 +166,10 @@ impl BoundServer {
 
     pub fn rtmp_addr(&self) -> std::io::Result<SocketAddr> {
         self.rtmp.local_addr()
+    }
+
+    pub fn srt_addr(&self) -> std::io::Result<SocketAddr> {
+        self.srt.local_addr()
     }
 
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
@@ -172,6 +187,7 @@ impl BoundServer {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let rtmp_addr = self.rtmp.local_addr()?;
+        let srt_addr = self.srt.local_addr()?;
         let http_addr = self.http.local_addr()?;
         let api_addr = self.api.local_addr()?;
         {
@@ -187,9 +203,16 @@ impl BoundServer {
                 }
             }
         }
-        tracing::info!(%rtmp_addr, %http_addr, %api_addr, "headwater listening");
+        tracing::info!(%rtmp_addr, %srt_addr, %http_addr, %api_addr, "headwater listening");
 
         let authorizer = Arc::new(RegistryAuthorizer::new(self.registry.clone()));
+        let srt_task = tokio::spawn(ingest::srt::serve(
+            self.srt,
+            authorizer.clone(),
+            ingest::srt::StreamChoice::FromStreamId,
+            ingest::srt::SrtOptions::default(),
+            wait_stop(stop_rx.clone()),
+        ));
         let rtmp_task = tokio::spawn(ingest::rtmp::serve(
             self.rtmp,
             authorizer,
@@ -215,6 +238,7 @@ impl BoundServer {
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = rtmp_task.await;
+        let _ = srt_task.await;
         if tokio::time::timeout(std::time::Duration::from_secs(5), api_task)
             .await
             .is_err()

@@ -63,6 +63,7 @@ async fn serve(heap_tuned: bool) -> anyhow::Result<()> {
             let shutdown = server::shutdown_signal();
             let server = BoundServer::bind(ServeOptions {
                 rtmp_listen: args.rtmp_listen,
+                srt_listen: args.srt_listen,
                 http_listen: args.http_listen,
                 api_listen: args.api_listen,
                 api_tokens,

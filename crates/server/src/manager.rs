@@ -155,10 +155,7 @@ impl ChannelManager {
                 continue;
             }
             running.push(&c.config);
-            runtimes.insert(
-                key(&c.project_id, &c.config.id),
-                Arc::new(new_runtime(data_dir, c)),
-            );
+            runtimes.insert(key(&c.project_id, &c.config.id), new_runtime(data_dir, c));
         }
         let inner = Inner { channels, runtimes };
         let manager = ChannelManager {
@@ -336,13 +333,13 @@ impl ChannelManager {
             }
             (Some(stored), None) => {
                 tracing::info!(%project, %id, "channel started");
-                Some(Arc::new(new_runtime(self.data_dir.as_deref(), stored)))
+                Some(new_runtime(self.data_dir.as_deref(), stored))
             }
             (Some(stored), Some(old)) if old.config == stored.config => Some(old),
             (Some(stored), Some(old)) if channel::needs_restart(&old.config, &stored.config) => {
                 old.retire();
                 tracing::info!(%project, %id, "inputs changed; channel restarted");
-                Some(Arc::new(new_runtime(self.data_dir.as_deref(), stored)))
+                Some(new_runtime(self.data_dir.as_deref(), stored))
             }
             (Some(stored), Some(old)) => {
                 tracing::info!(%project, %id, "outputs changed; applied live");
@@ -379,10 +376,13 @@ fn find(inner: &Inner, project: &str, id: &str) -> Option<usize> {
 }
 
 /// The pipeline of a stored channel, its media under the data directory.
-fn new_runtime(data_dir: Option<&Path>, stored: &StoredChannel) -> ChannelRuntime {
+/// Its pull inputs (if any) are started.
+fn new_runtime(data_dir: Option<&Path>, stored: &StoredChannel) -> Arc<ChannelRuntime> {
     let dir =
         data_dir.map(|root| channel::channel_dir(root, &stored.project_id, &stored.config.id));
-    ChannelRuntime::new(stored.config.clone(), dir.as_deref())
+    let runtime = Arc::new(ChannelRuntime::new(stored.config.clone(), dir.as_deref()));
+    crate::inputs::start(&runtime);
+    runtime
 }
 
 fn now_ms() -> i64 {
@@ -441,13 +441,13 @@ mod tests {
         let repo = Arc::new(Flaky::default());
         let m = ChannelManager::open(repo.clone(), None, Vec::new(), Vec::new()).expect("open");
         m.create("p", channel("a", 1000, 30)).await.expect("create");
-        let (_, slot) = registry(&m).find_ingest("live", "a_1000").expect("live");
+        let (_, slot, _) = registry(&m).find_ingest("live", "a_1000").expect("live");
 
         // Outputs only: the same rendition (publisher and media kept), new packages.
         m.update("p", "a", channel("a", 1000, 60))
             .await
             .expect("update");
-        let (runtime, same) = registry(&m).find_ingest("live", "a_1000").expect("live");
+        let (runtime, same, _) = registry(&m).find_ingest("live", "a_1000").expect("live");
         assert!(Arc::ptr_eq(&slot, &same));
         assert!(!slot.is_retired());
         assert!(matches!(
@@ -461,14 +461,14 @@ mod tests {
             .expect("update");
         assert!(slot.is_retired());
         assert!(registry(&m).find_ingest("live", "a_1000").is_none());
-        let (_, new_slot) = registry(&m).find_ingest("live", "a_2000").expect("live");
+        let (_, new_slot, _) = registry(&m).find_ingest("live", "a_2000").expect("live");
 
         // OFF: refused as off, retired; ON: a fresh pipeline.
         m.set_state("p", "a", ChannelState::Off).await.expect("off");
         assert!(new_slot.is_retired());
         assert!(registry(&m).is_off("live", "a_2000"));
         m.set_state("p", "a", ChannelState::On).await.expect("on");
-        let (_, on_slot) = registry(&m).find_ingest("live", "a_2000").expect("live");
+        let (_, on_slot, _) = registry(&m).find_ingest("live", "a_2000").expect("live");
         assert!(!on_slot.is_retired());
 
         // A failed write changes nothing.

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ingest::selector::Role;
 use model::ChannelConfig;
 use packager::dash::DashResource;
 use packager::mss::MssResource;
@@ -23,8 +24,8 @@ pub enum Resource {
 #[derive(Debug, Default)]
 pub struct ChannelRegistry {
     channels: Vec<Arc<ChannelRuntime>>,
-    /// (app_name, `{id}_{bitrate}`) → (channel, rendition).
-    ingest: HashMap<(String, String), (usize, usize)>,
+    /// (app_name, `{id}_{bitrate}` or `{id}_{bitrate}_standby`) → (channel, rendition, role).
+    ingest: HashMap<(String, String), (usize, usize, Role)>,
     /// Channels known but not ON, by (app_name, stream name), to refuse them clearly.
     off: HashMap<(String, String), String>,
     /// Package directory → (channel, package).
@@ -58,7 +59,11 @@ impl ChannelRegistry {
     pub fn index(on: Vec<Arc<ChannelRuntime>>, off: &[&ChannelConfig]) -> ChannelRegistry {
         let mut reg = ChannelRegistry::default();
         for config in off {
-            for stream in config.ingest_stream_names() {
+            for stream in config
+                .ingest_stream_names()
+                .into_iter()
+                .chain(config.standby_stream_names())
+            {
                 reg.off
                     .insert((config.app_name.clone(), stream), config.id.clone());
             }
@@ -74,9 +79,16 @@ impl ChannelRegistry {
         let c = self.channels.len();
         self.apps.insert(runtime.config.app_name.clone(), ());
         for (r, slot) in runtime.renditions.iter().enumerate() {
-            let stream = format!("{}_{}", runtime.config.id, slot.name);
+            let Some(bitrate) = slot.declared_bitrate else {
+                continue;
+            };
+            let app = &runtime.config.app_name;
+            let primary = model::ingest_stream_name(&runtime.config.id, bitrate);
+            let standby = model::standby_stream_name(&runtime.config.id, bitrate);
             self.ingest
-                .insert((runtime.config.app_name.clone(), stream), (c, r));
+                .insert((app.clone(), primary), (c, r, Role::Primary));
+            self.ingest
+                .insert((app.clone(), standby), (c, r, Role::Secondary));
         }
         for (p, pkg) in runtime.packages.iter().enumerate() {
             self.package_dirs
@@ -96,16 +108,17 @@ impl ChannelRegistry {
         self.apps.contains_key(app)
     }
 
-    /// The channel and rendition a push to `app/stream` feeds.
+    /// The channel and rendition a push to `app/stream` feeds, and whether as the primary or
+    /// the standby input.
     pub fn find_ingest(
         &self,
         app: &str,
         stream: &str,
-    ) -> Option<(Arc<ChannelRuntime>, Arc<RenditionSlot>)> {
-        let &(c, r) = self.ingest.get(&(app.to_string(), stream.to_string()))?;
+    ) -> Option<(Arc<ChannelRuntime>, Arc<RenditionSlot>, Role)> {
+        let &(c, r, role) = self.ingest.get(&(app.to_string(), stream.to_string()))?;
         let channel = self.channels.get(c)?.clone();
         let slot = channel.renditions.get(r)?.clone();
-        Some((channel, slot))
+        Some((channel, slot, role))
     }
 
     /// Whether `app/stream` names a source of a channel that is not ON.

@@ -295,7 +295,10 @@ impl RtmpPublishSession {
             Refusal::AlreadyPublishing(_) | Refusal::UnknownStream(_) => {
                 "NetStream.Publish.BadName"
             }
-            Refusal::UnknownApp(_) | Refusal::ChannelOff(_) => "NetStream.Publish.Denied",
+            Refusal::UnknownApp(_)
+            | Refusal::ChannelOff(_)
+            | Refusal::WrongProtocol { .. }
+            | Refusal::AddressNotAllowed(_) => "NetStream.Publish.Denied",
         };
         let description = refusal.to_string();
         let results = self.rml(0, || {
@@ -420,6 +423,7 @@ impl RtmpPublishSession {
                     stream_name,
                     query,
                     peer: self.peer,
+                    protocol: crate::PushProtocol::Rtmp,
                 };
                 self.pending = Some(PendingPublish {
                     request_id,

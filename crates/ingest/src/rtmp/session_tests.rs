@@ -251,6 +251,7 @@ fn publish_merges_queries_demuxes_and_ends_on_delete_stream() {
                 ("c".into(), String::new())
             ],
             peer: peer(),
+            protocol: crate::PushProtocol::Rtmp,
         }]
     );
     assert_eq!(pair.server.stage(), Stage::Publishing);

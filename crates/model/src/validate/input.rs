@@ -31,6 +31,7 @@ pub(super) fn check(problems: &mut Problems, channel: &ChannelConfig) {
             source.url.as_deref(),
             source.backup_urls.as_deref(),
         );
+        check_passphrase(problems, &path, protocol, source.passphrase.as_deref());
         if protocol.is_push() {
             match source.bitrate {
                 None => problems.push(
@@ -82,6 +83,7 @@ pub(super) fn check(problems: &mut Problems, channel: &ChannelConfig) {
             standby.url.as_deref(),
             standby.backup_urls.as_deref(),
         );
+        check_passphrase(problems, &path, protocol, standby.passphrase.as_deref());
         if let Some(primary) = primaries.get(i) {
             let primary_path = format!("input.sources[{i}]");
             let pairs = [
@@ -167,6 +169,32 @@ fn check_stream(
 
 /// Pull protocols need a `url`, and it and every backup URL must use the protocol's scheme; push
 /// protocols do not use source URLs, so they are not checked.
+/// SRT takes a passphrase of 10 to 79 characters (SRTO_PASSPHRASE); other protocols none.
+fn check_passphrase(
+    problems: &mut Problems,
+    path: &str,
+    protocol: InputProtocol,
+    passphrase: Option<&str>,
+) {
+    let Some(passphrase) = passphrase else {
+        return;
+    };
+    if !matches!(protocol, InputProtocol::SrtPush | InputProtocol::SrtPull) {
+        problems.push(
+            format!("{path}.passphrase"),
+            format!("is only used with SRT_PUSH and SRT_PULL, not {protocol}"),
+        );
+    } else if !(10..=79).contains(&passphrase.chars().count()) {
+        problems.push(
+            format!("{path}.passphrase"),
+            format!(
+                "must be 10 to 79 characters (SRT), got {}",
+                passphrase.chars().count()
+            ),
+        );
+    }
+}
+
 fn check_urls(
     problems: &mut Problems,
     path: &str,

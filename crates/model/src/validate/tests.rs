@@ -1123,6 +1123,16 @@ fn input_options() {
             set("/input/input_protocol", json!("SRT_PUSH")),
             set("/input/ip_whitelist", json!("10.0.0.1, 192.168.0.0/16,2001:db8::/32,::1")),
         ]),
+        bad("short SRT passphrase", vec![
+                set("/input/input_protocol", json!("SRT_PUSH")),
+                set("/input/sources", json!([{"bitrate": 1000, "passphrase": "short"}])),
+            ],
+            "input.sources[0].passphrase", "must be 10 to 79 characters (SRT), got 5"),
+        bad("passphrase on RTMP", vec![
+                set("/input/input_protocol", json!("RTMP_PUSH")),
+                set("/input/sources", json!([{"bitrate": 1000, "passphrase": "0123456789"}])),
+            ],
+            "input.sources[0].passphrase", "is only used with SRT_PUSH and SRT_PULL, not RTMP_PUSH"),
         bad("ip whitelist prefix", vec![set("/input/ip_whitelist", json!("10.0.0.1,10.0.0.0/33"))],
             "input.ip_whitelist", "entry 2 \"10.0.0.0/33\" is not an IPv4/IPv6 address or CIDR: prefix \"33\" must be 0..=32"),
         bad("ip whitelist v6 prefix", vec![set("/input/ip_whitelist", json!("2001:db8::/129"))],
