@@ -87,7 +87,7 @@ encode fo_900000_standby smptebars
 STANDBY=${PIDS[-1]}
 sleep 6
 
-switches() { grep -c "input switched" "$TMP/headwater.log" || true; }
+switches() { grep -c "server::switch: input switched" "$TMP/headwater.log" || true; }
 active=$PRIMARY
 other=$STANDBY
 for i in $(seq "$N"); do
@@ -103,7 +103,7 @@ done
 sleep 3
 
 curl -sf "http://127.0.0.1:$HW_HTTP_PORT/live/fo/index/900000/playlist.m3u8" >"$TMP/playlist.m3u8"
-grep "input switched" "$TMP/headwater.log" | sed 's/.*switch_time_ms=\([0-9]*\).*/\1/' >"$TMP/switch_ms"
+grep "server::switch: input switched" "$TMP/headwater.log" | sed 's/.*switch_time_ms=\([0-9]*\).*/\1/' >"$TMP/switch_ms"
 python3 - "$TMP/switch_ms" "$TMP/playlist.m3u8" "$T" <<'EOF'
 import sys, statistics
 from datetime import datetime

@@ -29,7 +29,11 @@ fn channel(id: &str, preference: &str) -> String {
   "endpoints": [{{ "hls_package": [{{
     "url": "pull.example.com/live/{id}/index.m3u8", "hls_version": "3",
     "segment_duration_seconds": {SEGMENT_SECS}, "playlist_window_seconds": 120
-  }}] }}]
+  }}],
+  "dash_package": [{{ "url": "pull.example.com/live/{id}/manifest.mpd",
+    "segment_duration_seconds": {SEGMENT_SECS}, "playlist_window_seconds": 120 }}],
+  "mss_package": [{{ "url": "pull.example.com/live/{id}/Manifest",
+    "segment_duration_seconds": {SEGMENT_SECS}, "playlist_window_seconds": 120 }}] }}]
 }}"#
     )
 }
@@ -146,6 +150,48 @@ fn check_timeline(list: &[Listed]) -> i64 {
     largest
 }
 
+/// Walks every `<SegmentTimeline>` of an MPD (`S` elements) or `StreamIndex` of a Smooth
+/// manifest (`c` elements): each entry starts at its `t` or where the previous one ended, and
+/// must not start before the previous one ended. Returns the number of entries and of jumps
+/// forward (gaps).
+fn check_monotonic(manifest: &str, element: &str) -> (usize, usize) {
+    let attr = |line: &str, name: &str| -> Option<u64> {
+        let at = line.find(&format!(" {name}=\""))? + name.len() + 3;
+        line[at..].split('"').next()?.parse().ok()
+    };
+    let (mut entries, mut gaps) = (0, 0);
+    let mut end: Option<u64> = None;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with("<SegmentTimeline") || line.starts_with("<StreamIndex") {
+            end = None;
+            continue;
+        }
+        if !line.starts_with(&format!("<{element} ")) {
+            continue;
+        }
+        let d = attr(line, "d").expect("d");
+        let start = match (attr(line, "t"), end) {
+            (Some(t), Some(e)) => {
+                assert!(
+                    t >= e,
+                    "{element} t={t} starts before the previous end {e}:\n{manifest}"
+                );
+                if t > e {
+                    gaps += 1;
+                }
+                t
+            }
+            (Some(t), None) => t,
+            (None, Some(e)) => e,
+            (None, None) => panic!("first {element} without t"),
+        };
+        let repeats = attr(line, "r").unwrap_or(0);
+        end = Some(start + d * (repeats + 1));
+        entries += 1 + repeats as usize;
+    }
+    (entries, gaps)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standby_push_takes_over_and_primary_returns() {
     if !require_tool("ffmpeg") {
@@ -205,6 +251,17 @@ async fn standby_push_takes_over_and_primary_returns() {
     .await
     .expect("the primary takes over again");
     check_timeline(&returned);
+
+    // DASH and Smooth timelines stay monotonic across both switches.
+    let mpd = get(server.http, "/live/fo/manifest.mpd")
+        .await
+        .unwrap()
+        .text();
+    let (entries, _) = check_monotonic(&mpd, "S");
+    assert!(entries >= 6, "{mpd}");
+    let mss = get(server.http, "/live/fo/Manifest").await.unwrap().text();
+    let (entries, _) = check_monotonic(&mss, "c");
+    assert!(entries >= 6, "{mss}");
 
     // ffmpeg reads the whole window, both switches included, without an error.
     let read = common::probe::ffmpeg_reads(&server.url("/live/fo/index.m3u8"), "60").await;

@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::manifest_cache::ManifestCache;
-use crate::switch::{self, InputSwitch};
+use crate::switch::{self, InputClocks, InputSwitch};
 use ingest::selector::InputId;
 use model::{ChannelConfig, StreamSelectionItem};
 use packager::dash::DashSettings;
 use packager::mss::MssSettings;
 use packager::HlsSettings;
-use segmenter::{ClockShare, DiskStore, DiskStoreConfig, Rendition, SegmenterConfig, WindowLimits};
+use segmenter::{DiskStore, DiskStoreConfig, Rendition, SegmenterConfig, WindowLimits};
 
 /// Extra media kept behind the longest playlist window, so a player that just read a
 /// playlist can still fetch its oldest segment.
@@ -180,7 +180,7 @@ pub struct ChannelRuntime {
     pub packages: Vec<Package>,
     /// The input clock mapping its renditions share, so renditions pushed by one encoder
     /// cut at the same points.
-    pub clock: Arc<ClockShare>,
+    pub clock: Arc<InputClocks>,
     /// Manifests rendered for the current contents of the windows.
     pub manifests: ManifestCache,
 }
@@ -231,7 +231,7 @@ impl ChannelRuntime {
             config,
             renditions,
             packages,
-            clock: Arc::new(ClockShare::default()),
+            clock: Arc::new(InputClocks::default()),
             manifests: ManifestCache::default(),
         }
     }

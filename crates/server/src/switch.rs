@@ -127,6 +127,25 @@ impl Kept {
     }
 }
 
+/// The input-to-channel clock mappings a channel's renditions share, one per role: renditions
+/// fed by one encoder cut at the same points, and an input that comes back (a thawed or
+/// reconnected encoder keeping its clock) lands where its clock says, while the other role's
+/// encoder, on another clock, never borrows its mapping.
+#[derive(Debug, Default)]
+pub struct InputClocks {
+    pub primary: Arc<ClockShare>,
+    pub standby: Arc<ClockShare>,
+}
+
+impl InputClocks {
+    pub fn of(&self, role: Role) -> &Arc<ClockShare> {
+        match role {
+            Role::Primary => &self.primary,
+            Role::Secondary => &self.standby,
+        }
+    }
+}
+
 /// Counters of one rendition's switches, for logs and monitoring.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SwitchStats {
@@ -220,14 +239,14 @@ impl InputSwitch {
         &mut self,
         input: InputId,
         rendition: &mut Rendition,
-        clock: &Arc<ClockShare>,
+        clocks: &InputClocks,
     ) {
         let kept = self.kept_mut(input);
         kept.claimed = false;
         kept.clear();
         let now = self.now();
         self.selector.disconnected(input, now);
-        self.apply(rendition, clock, None);
+        self.apply(rendition, clocks, None);
     }
 
     /// A track configuration from `input`.
@@ -252,15 +271,15 @@ impl InputSwitch {
         input: InputId,
         frame: Frame,
         rendition: &mut Rendition,
-        clock: &Arc<ClockShare>,
+        clocks: &InputClocks,
     ) {
         let wall = WallClock::now();
         self.kept_mut(input).keep(&frame, wall);
         let now = self.now();
         let accepted = self.selector.frame(input, now);
-        let mut started = self.apply(rendition, clock, Some(input));
+        let mut started = self.apply(rendition, clocks, Some(input));
         if self.pending.is_some_and(|(id, _)| id == input) {
-            started |= self.start_pending(now, rendition, clock);
+            started |= self.start_pending(now, rendition, clocks);
         }
         if accepted && self.output == Some(input) && !started {
             rendition.push(frame);
@@ -273,7 +292,7 @@ impl InputSwitch {
         &mut self,
         now: Millis,
         rendition: &mut Rendition,
-        clock: &Arc<ClockShare>,
+        clocks: &InputClocks,
     ) -> bool {
         let Some((input, deadline)) = self.pending else {
             return false;
@@ -287,32 +306,27 @@ impl InputSwitch {
             return false;
         }
         self.pending = None;
-        self.start(input, rendition, clock);
+        self.start(input, rendition, clocks);
         true
     }
 
     /// Begins the output of `input` now, or once its tracks are known (see
     /// [`WAIT_FOR_TRACKS_MS`]); returns whether it started now.
-    fn select(
-        &mut self,
-        input: InputId,
-        rendition: &mut Rendition,
-        clock: &Arc<ClockShare>,
-    ) -> bool {
+    fn select(&mut self, input: InputId, rendition: &mut Rendition, clocks: &InputClocks) -> bool {
         let now = self.now();
         if self.output.take().is_some() {
             rendition.end_session();
         }
         self.pending = Some((input, Millis(now.0.saturating_add(WAIT_FOR_TRACKS_MS))));
-        self.start_pending(now, rendition, clock)
+        self.start_pending(now, rendition, clocks)
     }
 
     /// Time passed: loss and return deadlines are checked.
-    pub fn tick(&mut self, rendition: &mut Rendition, clock: &Arc<ClockShare>) {
+    pub fn tick(&mut self, rendition: &mut Rendition, clocks: &InputClocks) {
         let now = self.now();
         self.selector.tick(now);
-        self.apply(rendition, clock, None);
-        self.start_pending(now, rendition, clock);
+        self.apply(rendition, clocks, None);
+        self.start_pending(now, rendition, clocks);
     }
 
     /// How long until [`tick`](Self::tick) may decide something, if anything is pending.
@@ -347,7 +361,7 @@ impl InputSwitch {
     fn apply(
         &mut self,
         rendition: &mut Rendition,
-        clock: &Arc<ClockShare>,
+        clocks: &InputClocks,
         current: Option<InputId>,
     ) -> bool {
         let mut started = false;
@@ -355,7 +369,7 @@ impl InputSwitch {
             match decision {
                 Decision::Switch(switch) => {
                     started |=
-                        self.select(switch.to, rendition, clock) && Some(switch.to) == current;
+                        self.select(switch.to, rendition, clocks) && Some(switch.to) == current;
                 }
                 Decision::Resumed { input, outage, .. } => {
                     tracing::info!(
@@ -365,7 +379,7 @@ impl InputSwitch {
                         outage_ms = outage.as_millis() as u64,
                         "input resumed"
                     );
-                    started |= self.select(input, rendition, clock) && Some(input) == current;
+                    started |= self.select(input, rendition, clocks) && Some(input) == current;
                 }
                 Decision::SwitchCompleted {
                     switch,
@@ -413,7 +427,7 @@ impl InputSwitch {
     }
 
     /// Begins a rendition session fed by `input`, from its kept keyframe on.
-    fn start(&mut self, input: InputId, rendition: &mut Rendition, clock: &Arc<ClockShare>) {
+    fn start(&mut self, input: InputId, rendition: &mut Rendition, clocks: &InputClocks) {
         let (tracks, frames) = match self.kept.iter().find(|(id, _)| *id == input) {
             Some((_, kept)) => (kept.tracks.clone(), kept.frames.clone()),
             None => (Vec::new(), VecDeque::new()),
@@ -422,7 +436,7 @@ impl InputSwitch {
             rendition.end_session();
         }
         let anchor = frames.front().map_or_else(WallClock::now, |(_, at)| *at);
-        rendition.begin_aligned_session(anchor, clock.clone());
+        rendition.begin_aligned_session(anchor, clocks.of(input.role).clone());
         for track in tracks {
             rendition.set_track(track);
         }
