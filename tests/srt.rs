@@ -209,3 +209,38 @@ async fn whitelist_and_protocol_are_enforced() {
     assert!(!push(&url("nobody"), "1").await);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_port_mode_gives_the_channel_a_port_without_stream_id() {
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let channel = srt_channel("own", None, None)
+        .replace(
+            r#""domain": "push.example.com""#,
+            &format!(r#""domain": "127.0.0.1:{port}""#),
+        )
+        .replace(
+            r#""input_protocol": "SRT_PUSH","#,
+            r#""input_protocol": "SRT_PUSH", "ip_port_mode": true,"#,
+        );
+    let server = TestServer::start(&[channel]).await;
+    // The channel's own listener comes up with the registry watcher (every 500 ms).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let url = format!("srt://127.0.0.1:{port}?linger=3");
+    assert!(push(&url, "4").await, "ffmpeg SRT push without a stream id");
+    let listed = wait_for(Duration::from_secs(5), || async {
+        (segments_listed(&server, "own").await >= 2).then_some(())
+    })
+    .await;
+    assert!(
+        listed.is_some(),
+        "segments of the ip_port_mode push are listed"
+    );
+    server.stop().await;
+}

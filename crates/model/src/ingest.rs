@@ -64,8 +64,39 @@ pub const SRT_DEFAULT_PORT: u16 = 9000;
 /// The SRT URL an encoder pushes this source to, as returned at channel creation:
 /// `srt://{host}:{port}?streamid=#!::r={app_name}/{id}_{bitrate},m=publish` (the SRT access
 /// control form of the stream id; `host` is the channel's `domain` without any port).
+///
+/// With `ip_port_mode`, the source's own port and no stream id: `srt://{host}:{port}`.
 pub fn srt_ingest_url(channel: &ChannelConfig, source: &SourcesInfo, port: u16) -> String {
+    let index = channel
+        .input
+        .primary_sources()
+        .iter()
+        .position(|s| s == source)
+        .unwrap_or(0);
+    if let Some(own) = ip_port_mode_port(channel, index) {
+        return format!("srt://{}:{own}", host_of(channel));
+    }
     srt_url(channel, &stream_of(channel, source, false), port)
+}
+
+fn host_of(channel: &ChannelConfig) -> &str {
+    match channel.domain.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => channel.domain.as_str(),
+    }
+}
+
+/// With `ip_port_mode`, the UDP port of the channel's own SRT listener for source `index`: the
+/// port written in its `domain` (`srt.example.com:9101`) plus the source's index, so a
+/// channel of three sources takes three consecutive ports. `None` without the mode, without a
+/// port in the domain, or past port 65535.
+pub fn ip_port_mode_port(channel: &ChannelConfig, index: usize) -> Option<u16> {
+    if channel.input.ip_port_mode != Some(true) {
+        return None;
+    }
+    let (_, port) = crate::url::parse_host_port(&channel.domain).ok()?;
+    let port = u16::try_from(usize::from(port?).checked_add(index)?).ok()?;
+    Some(port)
 }
 
 /// The SRT URL a standby encoder pushes this source to (see [`standby_stream_name`]).
@@ -74,10 +105,7 @@ pub fn srt_standby_url(channel: &ChannelConfig, source: &SourcesInfo, port: u16)
 }
 
 fn srt_url(channel: &ChannelConfig, stream: &str, port: u16) -> String {
-    let host = match channel.domain.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => channel.domain.as_str(),
-    };
+    let host = host_of(channel);
     format!(
         "srt://{host}:{port}?streamid=#!::r={}/{stream},m=publish",
         channel.app_name
@@ -87,6 +115,41 @@ fn srt_url(channel: &ChannelConfig, stream: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_port_mode_ports_and_urls() {
+        let mut channel: ChannelConfig =
+            crate::parse_channel(crate::test_fixtures::EXAMPLE_REQUEST)
+                .expect("the spec example parses");
+        channel.domain = "srt.example.com:9101".into();
+        channel.input.input_protocol = crate::InputProtocol::SrtPush;
+        channel.input.sources = Some(vec![
+            SourcesInfo {
+                bitrate: Some(1000),
+                ..SourcesInfo::default()
+            },
+            SourcesInfo {
+                bitrate: Some(2000),
+                ..SourcesInfo::default()
+            },
+        ]);
+        let sources = channel.input.primary_sources().to_vec();
+        assert_eq!(ip_port_mode_port(&channel, 0), None, "only with the mode");
+        assert!(srt_ingest_url(&channel, &sources[1], 9000).contains("streamid="));
+        channel.input.ip_port_mode = Some(true);
+        assert_eq!(ip_port_mode_port(&channel, 0), Some(9101));
+        assert_eq!(ip_port_mode_port(&channel, 1), Some(9102));
+        assert_eq!(
+            srt_ingest_url(&channel, &sources[1], 9000),
+            "srt://srt.example.com:9102"
+        );
+        channel.domain = "srt.example.com".into();
+        assert_eq!(
+            ip_port_mode_port(&channel, 0),
+            None,
+            "no port in the domain"
+        );
+    }
 
     #[test]
     fn stream_name_splits_at_last_underscore() {

@@ -35,8 +35,9 @@ pub use endpoint::{
 };
 pub use error::ModelError;
 pub use ingest::{
-    ingest_stream_name, rtmp_ingest_url, rtmp_standby_url, split_ingest_stream_name,
-    srt_ingest_url, srt_standby_url, standby_stream_name, SRT_DEFAULT_PORT, STANDBY_SUFFIX,
+    ingest_stream_name, ip_port_mode_port, rtmp_ingest_url, rtmp_standby_url,
+    split_ingest_stream_name, srt_ingest_url, srt_standby_url, standby_stream_name,
+    SRT_DEFAULT_PORT, STANDBY_SUFFIX,
 };
 pub use input::{
     AdTrigger, FailoverConditions, InputPreference, InputProtocol, InputStreamInfo, Scte35Source,

@@ -242,7 +242,9 @@ fn refused(config: Option<&ChannelConfig>, e: ManageError) -> ApiError {
                 format!("output url {url} is exist"),
             ),
         ),
-        ManageError::Conflict(c @ RegistryError::StreamInUse { .. }) => api_error(
+        ManageError::Conflict(
+            c @ (RegistryError::StreamInUse { .. } | RegistryError::PortInUse { .. }),
+        ) => api_error(
             StatusCode::BAD_REQUEST,
             with_channel(result_codes::INGEST_STREAM_EXISTS, c.to_string()),
         ),

@@ -177,3 +177,104 @@ async fn run_connection(
     // Dropping the sink tells the switch this input is gone.
     drop(sink);
 }
+
+/// One SRT listener of its own per source of every running SRT_PUSH channel in
+/// `ip_port_mode`, on `ip` and the port the channel's `domain` names (plus the source's index):
+/// callers there need no stream id. Listeners follow the registry (checked every 500 ms) and
+/// close when their rendition is retired; a port that cannot be bound is retried every second
+/// (a restarted channel's old listener may still hold it). Runs until `stop` completes.
+pub async fn watch_port_mode(
+    registry: Arc<std::sync::RwLock<Arc<crate::registry::ChannelRegistry>>>,
+    authorizer: Arc<dyn ingest::PublishAuthorizer>,
+    ip: std::net::IpAddr,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut listeners: Vec<(Arc<RenditionSlot>, JoinHandle<()>)> = Vec::new();
+    tokio::pin!(stop);
+    loop {
+        let current = registry.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for channel in current.channels() {
+            let config = &channel.config;
+            if config.input.input_protocol != InputProtocol::SrtPush {
+                continue;
+            }
+            for (index, slot) in channel.renditions.iter().enumerate() {
+                let (Some(port), Some(bitrate)) = (
+                    model::ip_port_mode_port(config, index),
+                    slot.declared_bitrate,
+                ) else {
+                    continue;
+                };
+                if listeners.iter().any(|(s, _)| Arc::ptr_eq(s, slot)) || slot.is_retired() {
+                    continue;
+                }
+                let choice = ingest::srt::StreamChoice::Fixed {
+                    app: config.app_name.clone(),
+                    stream: model::ingest_stream_name(&config.id, bitrate),
+                };
+                let task = tokio::spawn(port_listener(
+                    std::net::SocketAddr::new(ip, port),
+                    slot.clone(),
+                    authorizer.clone(),
+                    choice,
+                ));
+                listeners.push((slot.clone(), task));
+            }
+        }
+        listeners.retain(|(slot, task)| {
+            let keep = !slot.is_retired() && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+    for (_, task) in listeners {
+        task.abort();
+    }
+}
+
+async fn port_listener(
+    addr: std::net::SocketAddr,
+    slot: Arc<RenditionSlot>,
+    authorizer: Arc<dyn ingest::PublishAuthorizer>,
+    choice: ingest::srt::StreamChoice,
+) {
+    let mut warned = false;
+    let socket = loop {
+        if slot.is_retired() {
+            return;
+        }
+        match ingest::srt::bind(addr).await {
+            Ok(socket) => break socket,
+            Err(e) => {
+                if !warned {
+                    tracing::warn!(%addr, rendition = %slot.name, error = %e, "cannot bind the ip_port_mode SRT port; retrying every second");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    tracing::info!(%addr, rendition = %slot.name, "SRT ip_port_mode listener ready");
+    let retired = {
+        let slot = slot.clone();
+        async move {
+            while !slot.is_retired() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    ingest::srt::serve(
+        socket,
+        authorizer,
+        choice,
+        ingest::srt::SrtOptions::default(),
+        retired,
+    )
+    .await;
+}

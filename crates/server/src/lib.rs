@@ -213,6 +213,12 @@ impl BoundServer {
             ingest::srt::SrtOptions::default(),
             wait_stop(stop_rx.clone()),
         ));
+        let port_mode_task = tokio::spawn(inputs::watch_port_mode(
+            self.registry.clone(),
+            authorizer.clone(),
+            srt_addr.ip(),
+            wait_stop(stop_rx.clone()),
+        ));
         let rtmp_task = tokio::spawn(ingest::rtmp::serve(
             self.rtmp,
             authorizer,
@@ -239,6 +245,7 @@ impl BoundServer {
         let _ = stop_tx.send(true);
         let _ = rtmp_task.await;
         let _ = srt_task.await;
+        let _ = port_mode_task.await;
         if tokio::time::timeout(std::time::Duration::from_secs(5), api_task)
             .await
             .is_err()

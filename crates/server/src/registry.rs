@@ -43,6 +43,14 @@ pub enum RegistryError {
         url: String,
         other: String,
     },
+    #[error(
+        "channel {channel}: SRT port {port} (ip_port_mode) is already used by channel {other}"
+    )]
+    PortInUse {
+        channel: String,
+        port: u16,
+        other: String,
+    },
     #[error("channel {channel}: ingest stream {app}/{stream} is already used by channel {other}")]
     StreamInUse {
         channel: String,
@@ -179,6 +187,20 @@ pub fn check_conflicts<'a>(
             return Err(RegistryError::PathInUse {
                 channel: channel.id.clone(),
                 url: package.url.to_string(),
+                other: other.id.clone(),
+            });
+        }
+    }
+    let ports = |c: &ChannelConfig| -> Vec<u16> {
+        (0..c.input.primary_sources().len())
+            .filter_map(|i| model::ip_port_mode_port(c, i))
+            .collect()
+    };
+    for port in ports(channel) {
+        if let Some(other) = others.clone().find(|o| ports(o).contains(&port)) {
+            return Err(RegistryError::PortInUse {
+                channel: channel.id.clone(),
+                port,
                 other: other.id.clone(),
             });
         }

@@ -122,6 +122,34 @@ pub(super) fn check(problems: &mut Problems, channel: &ChannelConfig) {
         );
     }
 
+    if input.ip_port_mode == Some(true) {
+        if protocol != InputProtocol::SrtPush {
+            problems.push(
+                "input.ip_port_mode",
+                format!("is only used with SRT_PUSH, not {protocol}"),
+            );
+        } else {
+            match crate::url::parse_host_port(&channel.domain) {
+                Ok((_, Some(port))) => {
+                    let last = usize::from(port) + primaries.len().saturating_sub(1);
+                    if port == 0 || last > usize::from(u16::MAX) {
+                        problems.push(
+                            "domain",
+                            format!(
+                                "with ip_port_mode, port {port} and one more per source must be 1..=65535"
+                            ),
+                        );
+                    }
+                }
+                Ok((_, None)) => problems.push(
+                    "domain",
+                    "with ip_port_mode, must carry the channel's SRT port (host:port); source i listens on port + i",
+                ),
+                Err(_) => {}
+            }
+        }
+    }
+
     if let Some(whitelist) = &input.ip_whitelist {
         for (n, entry) in whitelist.split(',').enumerate() {
             let entry = entry.trim();

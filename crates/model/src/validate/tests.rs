@@ -1123,6 +1123,18 @@ fn input_options() {
             set("/input/input_protocol", json!("SRT_PUSH")),
             set("/input/ip_whitelist", json!("10.0.0.1, 192.168.0.0/16,2001:db8::/32,::1")),
         ]),
+        bad("ip_port_mode without a port", vec![
+                set("/input/input_protocol", json!("SRT_PUSH")),
+                set("/input/sources", json!([{"bitrate": 1000}])),
+                set("/input/ip_port_mode", json!(true)),
+            ],
+            "domain", "with ip_port_mode, must carry the channel's SRT port"),
+        bad("ip_port_mode on RTMP", vec![
+                set("/input/input_protocol", json!("RTMP_PUSH")),
+                set("/input/sources", json!([{"bitrate": 1000}])),
+                set("/input/ip_port_mode", json!(true)),
+            ],
+            "input.ip_port_mode", "is only used with SRT_PUSH, not RTMP_PUSH"),
         bad("short SRT passphrase", vec![
                 set("/input/input_protocol", json!("SRT_PUSH")),
                 set("/input/sources", json!([{"bitrate": 1000, "passphrase": "short"}])),
