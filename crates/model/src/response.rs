@@ -287,6 +287,31 @@ mod tests {
     }
 
     #[test]
+    fn declared_standby_sources_get_standby_ingest_urls() {
+        let mut channel = parse_channel(EXAMPLE_REQUEST).expect("spec example parses");
+        channel.input.input_protocol = InputProtocol::RtmpPush;
+        assert!(CreateChannelResponse::success(&channel)
+            .secondary_sources
+            .is_none());
+        channel.input.secondary_sources = Some(vec![crate::SecondarySourcesInfo {
+            bitrate: Some(1024),
+            ..Default::default()
+        }]);
+        let response = CreateChannelResponse::success_on(&channel, 9000);
+        let standby = response.secondary_sources.expect("standby URLs");
+        assert_eq!(
+            standby[0].url,
+            "rtmp://push.testott.hls.com/ott/test_1024_standby?request_source=ott&channel_id=test"
+        );
+        channel.input.input_protocol = InputProtocol::SrtPush;
+        let response = CreateChannelResponse::success_on(&channel, 9010);
+        assert_eq!(
+            response.secondary_sources.expect("standby URLs")[0].url,
+            "srt://push.testott.hls.com:9010?streamid=#!::r=ott/test_1024_standby,m=publish"
+        );
+    }
+
+    #[test]
     fn success_for_pull_has_no_sources() {
         let channel = parse_channel(EXAMPLE_REQUEST).expect("spec example parses");
         let response = CreateChannelResponse::success(&channel);
