@@ -62,6 +62,9 @@ pub struct RenditionSegmenter {
     last_audio_dts: Option<i64>,
     /// End of the newest sealed segment or the newest frame placed, 90 kHz.
     high_water: Option<i64>,
+    /// The high-water mark when this session began: its first audio frame may not start
+    /// before it (90 kHz).
+    session_floor: Option<i64>,
     /// Discontinuity-flagged segments sealed so far (including those restored from a store).
     discontinuities: u64,
     dropped: u64,
@@ -82,6 +85,7 @@ impl RenditionSegmenter {
             last_video_dts: None,
             last_audio_dts: None,
             high_water: None,
+            session_floor: None,
             discontinuities: 0,
             dropped: 0,
         }
@@ -132,6 +136,7 @@ impl RenditionSegmenter {
         self.audio = None;
         self.last_video_dts = None;
         self.last_audio_dts = None;
+        self.session_floor = self.high_water;
         self.pending_discontinuity = self.next_sequence.is_some();
     }
 
@@ -295,12 +300,26 @@ impl RenditionSegmenter {
             if dts <= last {
                 dts = last + 1;
             }
+        } else if let Some(floor) = self.session_floor {
+            // The session is anchored on its first frame, but audio may carry a timestamp a
+            // few ms before the video keyframe it follows: it must not reach back into the
+            // previous session's last audio frame (a DASH or Smooth timeline stepping back).
+            let min = -MediaTime::new(-floor, Timescale::MPEG)
+                .rescale_floor(track.timescale)
+                .ticks;
+            dts = dts.max(min);
         }
         self.last_audio_dts = Some(dts);
         let t90 = MediaTime::new(dts, track.timescale)
             .rescale(Timescale::MPEG)
             .ticks;
-        self.raise_high_water(t90);
+        // The floor of a later session is where this frame ends, not where it starts: a
+        // session that began at the frame's start would overlap its samples (a DASH or Smooth
+        // audio timeline that steps back by part of a frame at a switch).
+        let end90 = MediaTime::new(dts + frame_ticks.unwrap_or(0), track.timescale)
+            .rescale(Timescale::MPEG)
+            .ticks;
+        self.raise_high_water(end90.max(t90));
         let sample = |sink: &mut dyn PayloadSink| Sample {
             dts,
             composition_offset: 0,

@@ -526,3 +526,44 @@ fn config_changes_leave_with_the_segments_they_cover() {
     assert_eq!(r.window.segments().len(), 1);
     assert_eq!(r.window.config_changes().collect::<Vec<_>>(), vec![big]);
 }
+
+#[test]
+fn a_new_session_starts_after_the_last_audio_frame_ends() {
+    // The second session starts "at" the first one's end in wall-clock terms; its audio must
+    // not begin inside the first session's last audio frame (the audio runs past the video's
+    // last frame, and the floor rounds to whole milliseconds).
+    let mut r = Rendition::new(
+        SegmenterConfig {
+            segment_duration_secs: 2,
+        },
+        WindowLimits::default(),
+    );
+    session(&mut r, 1_000_000, 0, 5, avc());
+    // The second session opens on a keyframe followed by audio stamped 3 ms before it.
+    r.begin_session(WallClock::from_unix_ms(1_000_000));
+    r.set_track(avc());
+    r.set_track(aac());
+    r.push(video(70_000, true));
+    r.push(audio(69_997));
+    for f in stream(70_040, 75_000, 1_000) {
+        r.push(f);
+    }
+    r.end_session();
+    let segs: Vec<_> = r.window.segments().iter().cloned().collect();
+    let mut audio_end: Option<i64> = None;
+    for s in &segs {
+        let Some(audio) = &s.audio else { continue };
+        let (Some(first), Some(last)) = (audio.samples.first(), audio.samples.last()) else {
+            continue;
+        };
+        if let Some(end) = audio_end {
+            assert!(
+                first.dts >= end,
+                "audio at {} starts before {end}",
+                first.dts
+            );
+        }
+        audio_end = Some(last.dts + i64::from(last.duration));
+    }
+    assert!(segs.iter().any(|s| s.discontinuity));
+}

@@ -68,9 +68,10 @@ pub struct Placed {
 impl SessionTimeline {
     /// A session starting at `now`; nothing may be placed before `floor` (90 kHz channel time).
     pub fn new(now: WallClock, floor: Option<i64>) -> SessionTimeline {
+        // Rounded up: a first frame placed at the floor must not start before it.
         let floor_ms = floor.map_or(i64::MIN, |f| {
-            MediaTime::new(f, Timescale::MPEG)
-                .rescale(Timescale::MILLIS)
+            -MediaTime::new(f.saturating_neg(), Timescale::MPEG)
+                .rescale_floor(Timescale::MILLIS)
                 .ticks
         });
         SessionTimeline {
