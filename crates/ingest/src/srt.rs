@@ -119,6 +119,7 @@ pub fn parse_stream_id(stream_id: &str) -> Result<StreamTarget, StreamIdError> {
         .split_once('/')
         .ok_or_else(|| StreamIdError::NotAppAndStream(stream_id.to_string()))?;
     let (stream, query) = split_query(rest);
+    let (app, stream) = (app.trim(), stream.trim().to_string());
     if app.is_empty() || stream.is_empty() || stream.contains('/') {
         return Err(StreamIdError::NotAppAndStream(stream_id.to_string()));
     }
@@ -550,7 +551,15 @@ mod tests {
             parse_stream_id("#!::m=publish"),
             Err(StreamIdError::NoResource(_))
         ));
-        for bad in ["demo_900000", "/demo_1", "live/", "live/a/b", "", "#!::r="] {
+        for bad in [
+            "demo_900000",
+            "/demo_1",
+            "live/",
+            "live/a/b",
+            "",
+            "#!::r=",
+            "] / ?  ",
+        ] {
             assert!(parse_stream_id(bad).is_err(), "{bad:?}");
         }
     }
