@@ -51,7 +51,7 @@ async fn pull_in_span(
     options: &PullOptions,
     sink: &mut dyn IngestSink,
 ) -> Result<(), PullError> {
-    let parsed = parse_url(url)?;
+    let parsed = super::parse_http_url(url)?;
     let mut response = super::get(client, parsed, options).await?;
     let status = response.status();
     let content_type = response
@@ -94,26 +94,6 @@ async fn pull_in_span(
             }
         }
     }
-}
-
-/// Parses `url` and keeps it only when it is HTTP(S) with a host: reqwest would reject the rest
-/// too, but later and in words about requests rather than about the configured URL.
-fn parse_url(url: &str) -> Result<reqwest::Url, PullError> {
-    let invalid = |why: String| PullError::InvalidUrl {
-        url: url.to_string(),
-        why,
-    };
-    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid(format!(
-            "scheme {:?} is not http or https",
-            parsed.scheme()
-        )));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("no host".to_string()));
-    }
-    Ok(parsed)
 }
 
 /// Why [`FlvStreamIngest`] stopped.

@@ -61,7 +61,7 @@ pub async fn pull(
     options: &PullOptions,
     sink: &mut dyn IngestSink,
 ) -> Result<(), PullError> {
-    let start_url = parse_url(url)?;
+    let start_url = super::parse_http_url(url)?;
     let first = fetch_playlist(client, &start_url, options).await?;
     let (media_url, media) = match first.playlist {
         Playlist::MediaPlaylist(playlist) => (
@@ -746,36 +746,13 @@ async fn fetch_body(
     })
 }
 
-fn parse_url(url: &str) -> Result<Url, PullError> {
-    let invalid = |why: String| PullError::InvalidUrl {
-        url: url.to_string(),
-        why,
-    };
-    let parsed = Url::parse(url).map_err(|e| invalid(e.to_string()))?;
-    check_http(&parsed).map_err(invalid)?;
-    Ok(parsed)
-}
-
 /// `uri` resolved against `base`; it must be http or https.
 fn resolve(base: &Url, uri: &str) -> Result<Url, PullError> {
     let resolved = base
         .join(uri.trim())
         .map_err(|e| protocol(base, format!("cannot resolve URI {uri:?}: {e}")))?;
-    check_http(&resolved).map_err(|why| protocol(base, format!("URI {uri:?}: {why}")))?;
+    super::check_http(&resolved).map_err(|why| protocol(base, format!("URI {uri:?}: {why}")))?;
     Ok(resolved)
-}
-
-fn check_http(url: &Url) -> Result<(), String> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "scheme {:?} is not supported (http or https)",
-            url.scheme()
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("no host".to_string());
-    }
-    Ok(())
 }
 
 fn protocol(url: &Url, why: impl Into<String>) -> PullError {

@@ -109,3 +109,28 @@ pub(crate) async fn get(
     }
     Ok(response)
 }
+
+/// Why `url` cannot be pulled over HTTP: not http or https, or no host.
+pub(crate) fn check_http(url: &reqwest::Url) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "scheme {:?} is not supported (http or https)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("no host".to_string());
+    }
+    Ok(())
+}
+
+/// `url` parsed as an upstream of an HTTP pull (FLV_PULL, HLS_PULL).
+pub(crate) fn parse_http_url(url: &str) -> Result<reqwest::Url, PullError> {
+    let invalid = |why: String| PullError::InvalidUrl {
+        url: url.to_string(),
+        why,
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    check_http(&parsed).map_err(invalid)?;
+    Ok(parsed)
+}
