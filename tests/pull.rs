@@ -1,8 +1,9 @@
 //! Pull inputs against real upstreams: HTTP-FLV from ffmpeg's HTTP server, HLS from nginx
-//! with the RTMP module fed by ffmpeg, a static two-variant HLS with `max_bandwidth_limit`, and
-//! SRT from `srt-live-transmit` as listener (Debian srt-tools). Then failover between two
-//! pulled upstreams: the primary is killed, the standby takes over, and with PRIMARY preference
-//! the primary takes over again once it is back.
+//! with the RTMP module fed by ffmpeg, a static two-variant HLS with `max_bandwidth_limit`, a
+//! static fMP4 (CMAF) HLS with `#EXT-X-MAP`, and SRT from `srt-live-transmit` as listener
+//! (Debian srt-tools). Then failover between two pulled upstreams: the primary is killed, the
+//! standby takes over, and with PRIMARY preference the primary takes over again once it is
+//! back.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -193,14 +194,41 @@ async fn hls_pull_takes_the_variant_under_max_bandwidth_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_pull_of_fmp4_segments() {
+    if !require_tool("ffmpeg") || !require_tool("ffprobe") || !common::nginx::installed() {
+        return;
+    }
+    let nginx = Nginx::start(2);
+    // FFmpeg's fMP4 HLS: #EXT-X-MAP init segment, three 2 s .m4s segments, H.264 and AAC.
+    let upstream = format!("http://{}/fixtures/hls-fmp4/index.m3u8", nginx.http);
+    let source = format!(r#"{{"url": "{upstream}", "bitrate": 300000}}"#);
+    let server = TestServer::start(&[pull_channel("fm", "HLS_PULL", &source, None, "")]).await;
+    assert!(
+        wait_listed(&server, "fm", "300000", 2, 30).await,
+        "the fMP4 HLS pull is listed"
+    );
+    let (codecs, size) = common::probe::probe_url(&server.url("/live/fm/index.m3u8")).await;
+    assert!(
+        codecs.iter().any(|c| c == "h264") && codecs.iter().any(|c| c == "aac"),
+        "{codecs:?}"
+    );
+    assert_eq!(size, Some((320, 240)));
+    let read = common::probe::ffmpeg_reads(&server.url("/live/fm/index.m3u8"), "4").await;
+    assert!(read >= 3.5, "ffmpeg -xerror read {read} s");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn srt_pull_from_srt_live_transmit() {
     if !require_tool("ffmpeg") || !require_tool("ffprobe") || !require_tool("srt-live-transmit") {
         return;
     }
     let (udp_port, srt_port) = (free_port(), free_port());
     let passphrase = "pull-passphrase-1";
+    // Auto-reconnect (`-a yes`): the listener takes a caller again if the first connection
+    // breaks, as a loaded CI machine can make the first attempt time out.
     let mut relay = Command::new("srt-live-transmit")
-        .args(["-q", "-a", "no"])
+        .args(["-q", "-a", "yes"])
         .arg(format!("udp://127.0.0.1:{udp_port}"))
         .arg(format!(
             "srt://127.0.0.1:{srt_port}?mode=listener&passphrase={passphrase}"
@@ -225,7 +253,7 @@ async fn srt_pull_from_srt_live_transmit() {
     );
     let server = TestServer::start(&[pull_channel("sp", "SRT_PULL", &source, None, "")]).await;
     assert!(
-        wait_listed(&server, "sp", "900000", 3, 30).await,
+        wait_listed(&server, "sp", "900000", 3, 45).await,
         "SRT pull is listed"
     );
     let (codecs, size) = common::probe::probe_url(&server.url("/live/sp/index.m3u8")).await;

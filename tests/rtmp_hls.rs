@@ -336,3 +336,105 @@ async fn two_renditions_give_two_aligned_variants() {
     }
     server.stop().await;
 }
+
+/// Enhanced RTMP tags (FourCC `hvc1`, as OBS 29.1+ and ffmpeg 6.1+ send H.265) and AAC tags
+/// made from the H.265 MPEG-TS fixture: ffmpeg 5.1 cannot write Enhanced RTMP, so the test
+/// publisher sends what such an encoder sends.
+fn enhanced_rtmp_hevc_tags() -> Vec<media::flv::FlvTag> {
+    use media::flv::FlvTagType;
+    use media::ts::{TsDemuxer, TsEvent};
+    use media::{CodecConfig, TrackKind};
+    let ts = std::fs::read(common::fixture_path(
+        "ffmpeg-5.1_hevc-aac_320x240_25fps_4s_2s-gop.ts",
+    ))
+    .unwrap();
+    let mut demuxer = TsDemuxer::new();
+    let mut events = Vec::new();
+    demuxer.push(&ts, &mut events);
+    demuxer.finish(&mut events);
+    let first_dts = events
+        .iter()
+        .find_map(|e| match e {
+            TsEvent::Frame(f) => Some(f.dts.ticks),
+            _ => None,
+        })
+        .unwrap();
+    let ms = |ticks: i64| ((ticks - first_dts) / 90) as u32;
+    let mut tags = Vec::new();
+    let mut tag = |tag_type, timestamp_ms, body: Vec<u8>| {
+        tags.push(common::publisher::tag(tag_type, timestamp_ms, body))
+    };
+    for event in events {
+        match event {
+            TsEvent::Track(t) => match &t.codec {
+                CodecConfig::Hevc(c) => {
+                    // IsExHeader | keyframe | SequenceStart, FourCC, the record.
+                    let mut body = vec![0x90, b'h', b'v', b'c', b'1'];
+                    body.extend_from_slice(&c.record);
+                    tag(FlvTagType::Video, 0, body);
+                }
+                CodecConfig::Aac(c) => {
+                    let mut body = vec![0xAF, 0x00];
+                    body.extend_from_slice(&c.asc);
+                    tag(FlvTagType::Audio, 0, body);
+                }
+                CodecConfig::Avc(_) => panic!("the fixture is H.265"),
+            },
+            TsEvent::Frame(f) if f.kind == TrackKind::Video => {
+                let cts = ((f.pts.ticks - f.dts.ticks) / 90) as i32;
+                let frame_type = if f.keyframe { 0x10 } else { 0x20 };
+                // IsExHeader | frame type | CodedFrames, FourCC, SI24 composition time.
+                let mut body = vec![0x80 | frame_type | 1, b'h', b'v', b'c', b'1'];
+                body.extend_from_slice(&cts.to_be_bytes()[1..]);
+                body.extend_from_slice(&f.data);
+                tag(FlvTagType::Video, ms(f.dts.ticks), body);
+            }
+            TsEvent::Frame(f) => {
+                let mut body = vec![0xAF, 0x01];
+                body.extend_from_slice(&f.data);
+                tag(FlvTagType::Audio, ms(f.dts.ticks), body);
+            }
+            TsEvent::Error(e) => panic!("fixture: {e}"),
+        }
+    }
+    tags.sort_by_key(|t| t.timestamp_ms);
+    tags
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enhanced_rtmp_h265_push_gives_h265_hls() {
+    if !require_tool("ffprobe") || !require_tool("ffmpeg") {
+        return;
+    }
+    let server = TestServer::start(&[channel_json("hevc", &[400_000], 2, 20)]).await;
+    let tags = enhanced_rtmp_hevc_tags();
+    let mut publisher = publish(&server, "hevc_400000").await;
+    // Three passes of the 4 s fixture, in real time, on one continuing clock.
+    for pass in 0..3u32 {
+        publisher.send_tags(&tags, pass * 4000, true).await.unwrap();
+    }
+    publisher.finish().await.unwrap();
+    let listed = wait_for(Duration::from_secs(5), || async {
+        let p = media_playlist(&server, "/live/hevc/index/400000/playlist.m3u8").await?;
+        (p.segments.len() >= 4).then_some(())
+    })
+    .await;
+    assert!(
+        listed.is_some(),
+        "H.265 segments listed after the RTMP push"
+    );
+    let variants = get(server.http, "/live/hevc/index.m3u8")
+        .await
+        .unwrap()
+        .text();
+    assert!(variants.contains("hvc1.1.6.L60.90"), "{variants}");
+    let (codecs, size) = common::probe::probe_url(&server.url("/live/hevc/index.m3u8")).await;
+    assert!(
+        codecs.iter().any(|c| c == "hevc") && codecs.iter().any(|c| c == "aac"),
+        "{codecs:?}"
+    );
+    assert_eq!(size, Some((320, 240)));
+    let read = common::probe::ffmpeg_reads(&server.url("/live/hevc/index.m3u8"), "7").await;
+    assert!(read >= 6.5, "ffmpeg -xerror read {read} s of the H.265 HLS");
+    server.stop().await;
+}

@@ -244,3 +244,102 @@ async fn ip_port_mode_gives_the_channel_a_port_without_stream_id() {
     );
     server.stop().await;
 }
+
+/// An SRT_PUSH channel with one package of each kind (HLS-TS, HLS-fMP4, DASH, Smooth).
+fn srt_channel_every_format(id: &str) -> String {
+    format!(
+        r#"{{
+  "domain": "push.example.com", "app_name": "live", "id": "{id}", "state": "ON",
+  "input": {{ "input_protocol": "SRT_PUSH",
+             "sources": [{{"bitrate": 900000, "width": 320, "height": 240}}] }},
+  "record_settings": {{ "rollingbuffer_duration": 0 }},
+  "endpoints": [{{
+    "hls_package": [
+      {{ "url": "pull.example.com/live/{id}/index.m3u8", "hls_version": "3",
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }},
+      {{ "url": "pull.example.com/live/{id}/cmaf.m3u8", "hls_version": "7",
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }} ],
+    "dash_package": [
+      {{ "url": "pull.example.com/live/{id}/manifest.mpd",
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }} ],
+    "mss_package": [
+      {{ "url": "pull.example.com/live/{id}/Manifest",
+         "segment_duration_seconds": 2, "playlist_window_seconds": 30 }} ]
+  }}]
+}}"#
+    )
+}
+
+/// 4 s of x265 Main profile 320x240 and AAC in MPEG-TS, made by ffmpeg (fixtures/README.md).
+const HEVC_FIXTURE: &str = "ffmpeg-5.1_hevc-aac_320x240_25fps_4s_2s-gop.ts";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_pushes_h265_over_srt_and_every_format_carries_it() {
+    if !require_tool("ffmpeg") || !require_tool("ffprobe") {
+        return;
+    }
+    let server = TestServer::start(&[srt_channel_every_format("hevc")]).await;
+    let url = format!(
+        "srt://{}?streamid={}&linger=3",
+        server.srt,
+        encode("#!::r=live/hevc_900000,m=publish")
+    );
+    // The fixture three times over (12 s), in real time.
+    let mut child = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-stream_loop", "2", "-i"])
+        .arg(fixture_path(HEVC_FIXTURE))
+        .args(["-c", "copy", "-f", "mpegts", &url])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pushed = tokio::time::timeout(Duration::from_secs(40), child.wait()).await;
+    assert!(
+        matches!(pushed, Ok(Ok(status)) if status.success()),
+        "ffmpeg H.265 SRT push: {pushed:?}"
+    );
+    let listed = wait_for(Duration::from_secs(5), || async {
+        (segments_listed(&server, "hevc").await >= 4).then_some(())
+    })
+    .await;
+    assert!(listed.is_some(), "H.265 segments listed after the SRT push");
+
+    // The multivariant playlists name the codec (ISO/IEC 14496-15 Annex E).
+    for path in ["/live/hevc/index.m3u8", "/live/hevc/cmaf.m3u8"] {
+        let text = get(server.http, path).await.unwrap().text();
+        assert!(text.contains("hvc1.1.6.L60.90"), "{path}: {text}");
+    }
+    let mpd = get(server.http, "/live/hevc/manifest.mpd")
+        .await
+        .unwrap()
+        .text();
+    assert!(mpd.contains("codecs=\"hvc1.1.6.L60.90\""), "{mpd}");
+    let smooth = get(server.http, "/live/hevc/Manifest")
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        smooth.contains("FourCC=\"HVC1\"")
+            && smooth.contains("CodecPrivateData=\"0000000140010C01"),
+        "{smooth}"
+    );
+
+    for path in [
+        "/live/hevc/index.m3u8",
+        "/live/hevc/cmaf.m3u8",
+        "/live/hevc/manifest.mpd",
+    ] {
+        let (codecs, size) = common::probe::probe_url(&server.url(path)).await;
+        assert!(
+            codecs.iter().any(|c| c == "hevc") && codecs.iter().any(|c| c == "aac"),
+            "{path}: {codecs:?}"
+        );
+        assert_eq!(size, Some((320, 240)), "{path}");
+        if path.ends_with(".m3u8") {
+            let read = common::probe::ffmpeg_reads(&server.url(path), "6").await;
+            assert!(read >= 5.5, "ffmpeg -xerror read {read} s of {path}");
+        }
+    }
+    server.stop().await;
+}

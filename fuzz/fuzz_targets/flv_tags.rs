@@ -9,8 +9,15 @@ fuzz_target!(|data: &[u8]| {
     let body = Bytes::copy_from_slice(data);
     let within = |slice: &Bytes| slice.is_empty() || body.as_ptr_range().contains(&slice.as_ptr());
     match parse_video_tag(&body) {
-        Ok(VideoTag::AvcSequenceHeader(d)) | Ok(VideoTag::AvcNalu { data: d, .. }) => {
+        Ok(VideoTag::AvcSequenceHeader(d)) | Ok(VideoTag::HevcSequenceHeader(d)) => {
             assert_eq!(d.len() + 5, body.len());
+            assert!(within(&d));
+        }
+        Ok(VideoTag::AvcNalu { data: d, hevc, .. }) => {
+            // 5 header bytes (legacy, or Enhanced RTMP's CodedFramesX), 8 for Enhanced RTMP's
+            // CodedFrames with its composition time; the payload is the rest of the body.
+            let header = body.len() - d.len();
+            assert!(header == 5 || (hevc && header == 8), "header of {header} bytes");
             assert!(within(&d));
         }
         Ok(VideoTag::AvcEndOfSequence) | Ok(VideoTag::Command) | Err(_) => {}

@@ -1,13 +1,15 @@
 //! Arbitrary bytes pushed to `TsDemuxer` in arbitrary chunks (sizes taken from the first
 //! bytes), then `finish`. Nothing may panic; frames only follow a track of their kind, video
-//! payloads are well-formed AVCC with 4-byte lengths, audio frames are sync samples with
+//! payloads are well-formed length-prefixed NAL units (4-byte lengths, H.264 or H.265)
+//! without parameter sets or delimiters, audio frames are sync samples with
 //! pts == dts, and splitting the input differently gives the same events.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use media::codec::avc::nal_units;
 use media::ts::{TsDemuxer, TsEvent};
-use media::TrackKind;
+use media::codec::hevc;
+use media::{CodecConfig, TrackKind};
 
 fn run(data: &[u8], sizes: &[u8]) -> Vec<TsEvent> {
     let mut demuxer = TsDemuxer::new();
@@ -39,10 +41,14 @@ fuzz_target!(|input: &[u8]| {
     let (sizes, data) = rest.split_at(usize::from(n % 8).min(rest.len()));
     let events = run(data, sizes);
     let (mut video, mut audio) = (false, false);
+    let mut hevc_video = false;
     for event in &events {
         match event {
             TsEvent::Track(track) => match track.kind() {
-                TrackKind::Video => video = true,
+                TrackKind::Video => {
+                    video = true;
+                    hevc_video = matches!(track.codec, CodecConfig::Hevc(_));
+                }
                 TrackKind::Audio => audio = true,
             },
             TsEvent::Frame(frame) => match frame.kind {
@@ -52,7 +58,12 @@ fuzz_target!(|input: &[u8]| {
                     for nal in nal_units(&frame.data, 4) {
                         let nal = nal.expect("well-formed AVCC");
                         assert!(!nal.is_empty());
-                        assert!(!matches!(nal[0] & 0x1F, 7 | 8 | 9), "SPS/PPS/AUD kept");
+                        if hevc_video {
+                            let t = hevc::nal_type(&nal);
+                            assert!(!(32..=35).contains(&t), "VPS/SPS/PPS/AUD kept");
+                        } else {
+                            assert!(!matches!(nal[0] & 0x1F, 7 | 8 | 9), "SPS/PPS/AUD kept");
+                        }
                     }
                 }
                 TrackKind::Audio => {

@@ -8,6 +8,7 @@ use crate::time::Timescale;
 pub mod aac;
 pub mod avc;
 pub mod bitreader;
+pub mod hevc;
 pub mod sps;
 
 /// H.264 sequence parameter set facts that manifests need.
@@ -74,17 +75,20 @@ impl AacConfig {
     }
 }
 
+pub use hevc::{HevcConfig, HevcInfo};
+
 /// The codec configuration of one track.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CodecConfig {
     Avc(AvcConfig),
+    Hevc(HevcConfig),
     Aac(AacConfig),
 }
 
 impl CodecConfig {
     pub fn kind(&self) -> TrackKind {
         match self {
-            CodecConfig::Avc(_) => TrackKind::Video,
+            CodecConfig::Avc(_) | CodecConfig::Hevc(_) => TrackKind::Video,
             CodecConfig::Aac(_) => TrackKind::Audio,
         }
     }
@@ -92,7 +96,53 @@ impl CodecConfig {
     pub fn codec_string(&self) -> String {
         match self {
             CodecConfig::Avc(c) => c.codec_string(),
+            CodecConfig::Hevc(c) => c.codec_string(),
             CodecConfig::Aac(c) => c.codec_string(),
+        }
+    }
+
+    /// Display width and height of a video track.
+    pub fn video_size(&self) -> Option<(u32, u32)> {
+        match self {
+            CodecConfig::Avc(c) => Some((c.info.width, c.info.height)),
+            CodecConfig::Hevc(c) => Some((c.info.width, c.info.height)),
+            CodecConfig::Aac(_) => None,
+        }
+    }
+
+    /// Frames per second of a video track, when its parameter sets say.
+    pub fn frame_rate(&self) -> Option<f64> {
+        match self {
+            CodecConfig::Avc(c) => c.info.frame_rate,
+            CodecConfig::Hevc(c) => c.info.frame_rate,
+            CodecConfig::Aac(_) => None,
+        }
+    }
+
+    /// Bytes of each NAL length prefix in the frames of a video track.
+    pub fn nal_length_size(&self) -> Option<u8> {
+        match self {
+            CodecConfig::Avc(c) => Some(c.nal_length_size),
+            CodecConfig::Hevc(c) => Some(c.nal_length_size),
+            CodecConfig::Aac(_) => None,
+        }
+    }
+
+    /// The decoder configuration record as received or built (`avcC`, `hvcC` payload, or
+    /// the AudioSpecificConfig).
+    pub fn record(&self) -> &Bytes {
+        match self {
+            CodecConfig::Avc(c) => &c.record,
+            CodecConfig::Hevc(c) => &c.record,
+            CodecConfig::Aac(c) => &c.asc,
+        }
+    }
+
+    /// The AAC configuration of an audio track.
+    pub fn aac(&self) -> Option<&AacConfig> {
+        match self {
+            CodecConfig::Aac(c) => Some(c),
+            _ => None,
         }
     }
 }
@@ -114,6 +164,14 @@ impl TrackInfo {
     pub fn video(config: AvcConfig) -> TrackInfo {
         TrackInfo {
             codec: CodecConfig::Avc(config),
+            timescale: Timescale::MPEG,
+        }
+    }
+
+    /// An H.265 video track on the 90 kHz clock.
+    pub fn hevc(config: HevcConfig) -> TrackInfo {
+        TrackInfo {
+            codec: CodecConfig::Hevc(config),
             timescale: Timescale::MPEG,
         }
     }

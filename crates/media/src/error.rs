@@ -22,3 +22,33 @@ pub enum MediaError {
     #[error("unsupported {what}: {detail}")]
     Unsupported { what: &'static str, detail: String },
 }
+
+impl MediaError {
+    /// The same error with its offset moved by `by`: for an error found in a nested structure
+    /// (an SPS inside a configuration record), counted from where that structure starts.
+    pub fn shifted(self, by: usize) -> MediaError {
+        match self {
+            MediaError::Truncated {
+                what,
+                offset,
+                needed,
+                available,
+            } => MediaError::Truncated {
+                what,
+                offset: offset + by,
+                needed,
+                available,
+            },
+            MediaError::Invalid {
+                what,
+                offset,
+                reason,
+            } => MediaError::Invalid {
+                what,
+                offset: offset + by,
+                reason,
+            },
+            other => other,
+        }
+    }
+}

@@ -1,13 +1,15 @@
 //! FLV: tag bodies as RTMP carries them, a demuxer that turns them into [`Frame`]s, and a
 //! reader that splits an FLV file or HTTP-FLV stream into tags.
 //!
-//! Only H.264 (codec id 7) and AAC (sound format 10) are handled; other codecs, including
-//! Enhanced RTMP's FourCC ExHeader, are [`MediaError::Unsupported`] with the codec named.
+//! Video is H.264 (codec id 7) or H.265, either as Enhanced RTMP sends it (the ExHeader with
+//! FourCC `hvc1`, as OBS 29.1 and later and ffmpeg 6.1 and later write it) or with the legacy
+//! codec id 12 some encoders and CDNs use; audio is AAC (sound format 10). Other codecs are
+//! [`MediaError::Unsupported`] with the codec named.
 //! Nothing here does I/O or reads the clock; all payloads are zero-copy slices of the input.
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::codec::{AacConfig, AvcConfig, TrackInfo};
+use crate::codec::{AacConfig, AvcConfig, CodecConfig, HevcConfig, TrackInfo};
 use crate::error::MediaError;
 use crate::frame::{Frame, TrackKind};
 use crate::time::{MediaTime, Timescale, Wrapping32Extender};
@@ -15,15 +17,23 @@ use crate::time::{MediaTime, Timescale, Wrapping32Extender};
 const VIDEO_TAG: &str = "FLV video tag";
 const AUDIO_TAG: &str = "FLV audio tag";
 const FLV_CODEC_AVC: u8 = 7;
+/// The codec id that FLV extensions before Enhanced RTMP gave H.265 (same layout as AVC).
+const FLV_CODEC_HEVC_LEGACY: u8 = 12;
 const FLV_SOUND_AAC: u8 = 10;
 
-/// The body of an FLV video tag carrying H.264.
+/// The body of an FLV video tag carrying H.264 or H.265.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VideoTag {
     /// AVCPacketType 0: an AVCDecoderConfigurationRecord.
     AvcSequenceHeader(Bytes),
-    /// AVCPacketType 1: one access unit of length-prefixed NAL units.
+    /// An HEVCDecoderConfigurationRecord: Enhanced RTMP's SequenceStart with FourCC `hvc1`,
+    /// or packet type 0 with the legacy codec id 12.
+    HevcSequenceHeader(Bytes),
+    /// AVCPacketType 1 (or Enhanced RTMP's CodedFrames/CodedFramesX): one access unit of
+    /// length-prefixed NAL units.
     AvcNalu {
+        /// H.265 NAL units (FourCC `hvc1` or codec id 12), not H.264.
+        hevc: bool,
         /// Frame type 1 (keyframe); 2 to 4 are inter frames.
         keyframe: bool,
         /// pts - dts in milliseconds (a signed 24-bit field).
@@ -51,24 +61,14 @@ pub fn parse_video_tag(body: &Bytes) -> Result<VideoTag, MediaError> {
         return Err(truncated(VIDEO_TAG, 0, 1, 0));
     };
     if first & 0x80 != 0 {
-        let detail = match body.get(1..5) {
-            Some(fourcc) => format!(
-                "FLV enhanced video (ExHeader) with FourCC '{}'",
-                fourcc_text(fourcc)
-            ),
-            None => "FLV enhanced video (ExHeader)".to_string(),
-        };
-        return Err(MediaError::Unsupported {
-            what: "video codec",
-            detail,
-        });
+        return parse_ex_video_tag(body, first);
     }
     let frame_type = first >> 4;
     let codec_id = first & 0x0F;
     if frame_type == 5 {
         return Ok(VideoTag::Command);
     }
-    if codec_id != FLV_CODEC_AVC {
+    if codec_id != FLV_CODEC_AVC && codec_id != FLV_CODEC_HEVC_LEGACY {
         return Err(MediaError::Unsupported {
             what: "video codec",
             detail: format!(
@@ -103,15 +103,71 @@ pub fn parse_video_tag(body: &Bytes) -> Result<VideoTag, MediaError> {
     // SI24: sign-extend by shifting the 24 bits to the top of an i32 and back.
     let composition_time_ms = i32::from_be_bytes([ct[0], ct[1], ct[2], 0]) >> 8;
     let data = body.slice(5..);
-    Ok(if packet_type == 0 {
+    Ok(if packet_type == 0 && codec_id == FLV_CODEC_HEVC_LEGACY {
+        VideoTag::HevcSequenceHeader(data)
+    } else if packet_type == 0 {
         VideoTag::AvcSequenceHeader(data)
     } else {
         VideoTag::AvcNalu {
+            hevc: codec_id == FLV_CODEC_HEVC_LEGACY,
             keyframe: frame_type == 1,
             composition_time_ms,
             data,
         }
     })
+}
+
+/// Parses an Enhanced RTMP video tag (E-RTMP v1, "ExVideoTagHeader"): `first` has IsExHeader
+/// set, the frame type in bits 4 to 6 and the packet type in bits 0 to 3; a FourCC follows.
+fn parse_ex_video_tag(body: &Bytes, first: u8) -> Result<VideoTag, MediaError> {
+    let frame_type = (first >> 4) & 0x07;
+    let packet_type = first & 0x0F;
+    let Some(fourcc) = body.get(1..5) else {
+        return Err(truncated(VIDEO_TAG, 1, 4, body.len().saturating_sub(1)));
+    };
+    if fourcc != b"hvc1" {
+        return Err(MediaError::Unsupported {
+            what: "video codec",
+            detail: format!(
+                "FLV enhanced video (ExHeader) with FourCC '{}'",
+                fourcc_text(fourcc)
+            ),
+        });
+    }
+    if frame_type == 5 && packet_type != 4 {
+        return Ok(VideoTag::Command);
+    }
+    match packet_type {
+        // SequenceStart
+        0 => Ok(VideoTag::HevcSequenceHeader(body.slice(5..))),
+        // CodedFrames: SI24 composition time, then the NAL units.
+        1 => {
+            let Some(ct) = body.get(5..8) else {
+                return Err(truncated(VIDEO_TAG, 5, 3, body.len().saturating_sub(5)));
+            };
+            Ok(VideoTag::AvcNalu {
+                hevc: true,
+                keyframe: frame_type == 1,
+                composition_time_ms: i32::from_be_bytes([ct[0], ct[1], ct[2], 0]) >> 8,
+                data: body.slice(8..),
+            })
+        }
+        // SequenceEnd
+        2 => Ok(VideoTag::AvcEndOfSequence),
+        // CodedFramesX: composition time 0, not written.
+        3 => Ok(VideoTag::AvcNalu {
+            hevc: true,
+            keyframe: frame_type == 1,
+            composition_time_ms: 0,
+            data: body.slice(5..),
+        }),
+        // Metadata (HDR colour info and the like): nothing a segment needs.
+        4 => Ok(VideoTag::Command),
+        other => Err(MediaError::Unsupported {
+            what: "video packet",
+            detail: format!("Enhanced RTMP video packet type {other} for 'hvc1'"),
+        }),
+    }
 }
 
 /// Parses an FLV audio tag body (the first byte is SoundFormat/Rate/Size/Type).
@@ -213,7 +269,7 @@ pub enum DemuxEvent {
 /// and counted, because no decoder could use them.
 #[derive(Debug, Default)]
 pub struct FlvDemuxer {
-    video: Option<AvcConfig>,
+    video: Option<CodecConfig>,
     audio: Option<AacConfig>,
     clock: Wrapping32Extender,
     dropped_frames: u64,
@@ -238,14 +294,23 @@ impl FlvDemuxer {
         }
         match parse_video_tag(body)? {
             VideoTag::AvcSequenceHeader(record) => {
-                if self.video.as_ref().is_some_and(|v| v.record == record) {
+                if self.video.as_ref().is_some_and(|v| *v.record() == record) {
                     return Ok(None);
                 }
-                let config = AvcConfig::parse(record)?;
-                self.video = Some(config.clone());
-                Ok(Some(DemuxEvent::Track(TrackInfo::video(config))))
+                let track = TrackInfo::video(AvcConfig::parse(record)?);
+                self.video = Some(track.codec.clone());
+                Ok(Some(DemuxEvent::Track(track)))
+            }
+            VideoTag::HevcSequenceHeader(record) => {
+                if self.video.as_ref().is_some_and(|v| *v.record() == record) {
+                    return Ok(None);
+                }
+                let track = TrackInfo::hevc(HevcConfig::parse(record)?);
+                self.video = Some(track.codec.clone());
+                Ok(Some(DemuxEvent::Track(track)))
             }
             VideoTag::AvcNalu {
+                hevc,
                 keyframe,
                 composition_time_ms,
                 data,
@@ -253,9 +318,20 @@ impl FlvDemuxer {
                 if data.is_empty() {
                     return Ok(None);
                 }
-                if self.video.is_none() {
+                let Some(config) = &self.video else {
                     self.dropped_frames += 1;
                     return Ok(None);
+                };
+                if hevc != matches!(config, CodecConfig::Hevc(_)) {
+                    return Err(MediaError::Invalid {
+                        what: VIDEO_TAG,
+                        offset: 0,
+                        reason: format!(
+                            "an {} frame on a track whose sequence header is {}",
+                            if hevc { "H.265" } else { "H.264" },
+                            config.codec_string()
+                        ),
+                    });
                 }
                 let dts = MediaTime::new(self.clock.extend(timestamp_ms), Timescale::MILLIS);
                 let pts = MediaTime::new(
@@ -315,8 +391,8 @@ impl FlvDemuxer {
         }
     }
 
-    /// The current video configuration, after the first AVC sequence header.
-    pub fn video(&self) -> Option<&AvcConfig> {
+    /// The current video configuration, after the first video sequence header.
+    pub fn video(&self) -> Option<&CodecConfig> {
         self.video.as_ref()
     }
 
@@ -538,6 +614,7 @@ impl FlvReader {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::test_support::{hex, FFMPEG_HVCC};
 
     /// Made by ffmpeg 5.1 with x264 core 164:
     /// `ffmpeg -f lavfi -i testsrc=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=44100
@@ -580,6 +657,7 @@ mod tests {
         assert_eq!(
             parse_video_tag(&body).unwrap(),
             VideoTag::AvcNalu {
+                hevc: false,
                 keyframe: true,
                 composition_time_ms: 80,
                 data: b(&[0, 0, 0, 1, 0x65]),
@@ -588,6 +666,7 @@ mod tests {
         // Negative composition time, inter frame, zero-copy slice.
         let body = b(&[0x27, 0x01, 0xFF, 0xFF, 0xD8, 9, 9]);
         let VideoTag::AvcNalu {
+            hevc: false,
             keyframe,
             composition_time_ms,
             data,
@@ -620,23 +699,77 @@ mod tests {
 
     #[test]
     fn rejects_other_video_codecs_by_name() {
-        let err = parse_video_tag(&b(&[0x1C, 0x01, 0, 0, 0])).unwrap_err();
+        let err = parse_video_tag(&b(&[0x1D, 0x01, 0, 0, 0])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unsupported video codec: FLV video codec id 12 (HEVC)"
+            "unsupported video codec: FLV video codec id 13 (AV1)"
         );
         let err = parse_video_tag(&b(&[0x12, 0x00])).unwrap_err();
         assert!(err.to_string().contains("2 (Sorenson H.263)"), "{err}");
-        // Enhanced RTMP: IsExHeader, keyframe, PacketTypeCodedFrames, FourCC hvc1.
-        let err = parse_video_tag(&b(&[0x91, b'h', b'v', b'c', b'1', 0, 0, 0])).unwrap_err();
+        // Enhanced RTMP: IsExHeader, keyframe, PacketTypeCodedFrames, FourCC av01.
+        let err = parse_video_tag(&b(&[0x91, b'a', b'v', b'0', b'1', 0, 0, 0])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unsupported video codec: FLV enhanced video (ExHeader) with FourCC 'hvc1'"
+            "unsupported video codec: FLV enhanced video (ExHeader) with FourCC 'av01'"
         );
         assert!(matches!(
             parse_video_tag(&b(&[0x90])),
-            Err(MediaError::Unsupported { .. })
+            Err(MediaError::Truncated { .. })
         ));
+    }
+
+    #[test]
+    fn enhanced_rtmp_hevc_tags_become_an_hevc_track_and_frames() {
+        let mut d = FlvDemuxer::new();
+        // SequenceStart (packet type 0), keyframe, FourCC hvc1, then the record.
+        let mut start = vec![0x90, b'h', b'v', b'c', b'1'];
+        start.extend(hex(FFMPEG_HVCC));
+        let Some(DemuxEvent::Track(track)) = d.push_video(0, &b(&start)).unwrap() else {
+            panic!("no track from the sequence start");
+        };
+        assert_eq!(track.codec.codec_string(), "hvc1.1.6.L60.90");
+        assert_eq!(track.codec.video_size(), Some((320, 240)));
+        assert_eq!(d.push_video(0, &b(&start)).unwrap(), None, "a repeat");
+        // CodedFrames (1): keyframe with composition time 80 ms.
+        let nal = [0, 0, 0, 3, 0x26, 0x01, 0xAF];
+        let mut coded = vec![0x91, b'h', b'v', b'c', b'1', 0, 0, 80];
+        coded.extend(nal);
+        let Some(DemuxEvent::Frame(f)) = d.push_video(40, &b(&coded)).unwrap() else {
+            panic!("no frame");
+        };
+        assert!(f.keyframe);
+        assert_eq!((f.dts.ticks, f.pts.ticks), (40, 120));
+        assert_eq!(&f.data[..], &nal);
+        // CodedFramesX (3): inter frame, composition time 0, no SI24 field.
+        let mut coded_x = vec![0xA3, b'h', b'v', b'c', b'1'];
+        coded_x.extend([0, 0, 0, 3, 0x02, 0x01, 0xD0]);
+        let Some(DemuxEvent::Frame(f)) = d.push_video(80, &b(&coded_x)).unwrap() else {
+            panic!("no frame");
+        };
+        assert!(!f.keyframe);
+        assert_eq!((f.dts.ticks, f.pts.ticks), (80, 80));
+        // SequenceEnd (2), Metadata (4): no event. A truncated FourCC is an error.
+        assert_eq!(d.push_video(120, &b(b"\x92hvc1")).unwrap(), None);
+        assert_eq!(d.push_video(120, &b(b"\x94hvc1\x02")).unwrap(), None);
+        assert!(parse_video_tag(&b(&[0x91, b'h', b'v'])).is_err());
+        assert!(parse_video_tag(&b(&[0x91, b'h', b'v', b'c', b'1', 0])).is_err());
+        assert!(parse_video_tag(&b(&[0x97, b'h', b'v', b'c', b'1'])).is_err());
+    }
+
+    #[test]
+    fn legacy_codec_id_12_carries_hevc_like_avc() {
+        let mut d = FlvDemuxer::new();
+        let mut header = vec![0x1C, 0x00, 0, 0, 0];
+        header.extend(hex(FFMPEG_HVCC));
+        let Some(DemuxEvent::Track(track)) = d.push_video(0, &b(&header)).unwrap() else {
+            panic!("no track");
+        };
+        assert!(matches!(track.codec, CodecConfig::Hevc(_)));
+        let body = [0x1C, 0x01, 0, 0, 40, 0, 0, 0, 2, 0x26, 0x01];
+        let Some(DemuxEvent::Frame(f)) = d.push_video(0, &b(&body)).unwrap() else {
+            panic!("no frame");
+        };
+        assert_eq!(f.pts.ticks - f.dts.ticks, 40);
     }
 
     #[test]
@@ -720,7 +853,7 @@ mod tests {
         };
         assert_eq!(video.kind(), TrackKind::Video);
         assert_eq!(video.timescale, Timescale::MPEG);
-        assert_eq!(d.video().unwrap().info.width, 320);
+        assert_eq!(d.video().unwrap().video_size().unwrap().0, 320);
         // A repeat is silent.
         assert_eq!(d.push_video(0, &avc_header).unwrap(), None);
 
@@ -771,12 +904,13 @@ mod tests {
         assert_eq!(d.push_audio(50, &b(&[0xAF, 1])).unwrap(), None);
         assert_eq!(d.dropped_frames(), 2);
 
-        // Errors: unsupported codec, unparsable sequence header.
+        // Errors: another codec's frame, unsupported codec, unparsable sequence header.
         assert!(d.push_video(60, &b(&[0x1C, 1, 0, 0, 0, 1])).is_err());
+        assert!(d.push_video(60, &b(&[0x1D, 1, 0, 0, 0, 1])).is_err());
         assert!(d.push_video(60, &b(&[0x17, 0, 0, 0, 0, 1, 2])).is_err());
         assert!(d.push_audio(60, &b(&[0xAF, 0])).is_err());
         // The config in force is unchanged by a failed header.
-        assert_eq!(d.video().unwrap().info.width, 320);
+        assert_eq!(d.video().unwrap().video_size().unwrap().0, 320);
     }
 
     #[test]
@@ -871,7 +1005,7 @@ mod tests {
         assert_eq!(audio.len(), 88);
         assert_eq!(d.dropped_frames(), 0);
 
-        let nal_length_size = d.video().unwrap().nal_length_size;
+        let nal_length_size = d.video().unwrap().nal_length_size().unwrap();
         let keyframes: Vec<i64> = video
             .iter()
             .filter(|f| f.keyframe)

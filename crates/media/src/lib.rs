@@ -12,7 +12,7 @@ pub mod frame;
 pub mod time;
 pub mod ts;
 
-pub use codec::{AacConfig, AvcConfig, CodecConfig, SpsInfo, TrackInfo};
+pub use codec::{AacConfig, AvcConfig, CodecConfig, HevcConfig, HevcInfo, SpsInfo, TrackInfo};
 pub use error::MediaError;
 pub use frame::{Frame, TrackKind};
 pub use time::{MediaTime, Timescale, WallClock};

@@ -26,7 +26,7 @@ use std::fmt::{self, Display, Write};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use media::{CodecConfig, MediaTime, Timescale, TrackInfo, TrackKind, WallClock};
+use media::{MediaTime, Timescale, TrackInfo, TrackKind, WallClock};
 use segmenter::Segment;
 
 use crate::cmaf;
@@ -683,10 +683,7 @@ impl<'a> Rep<'a> {
 
     /// `(width, height)` of a video track.
     fn picture_size(&self) -> Option<(u32, u32)> {
-        match &self.track.codec {
-            CodecConfig::Avc(avc) => Some((avc.info.width, avc.info.height)),
-            CodecConfig::Aac(_) => None,
-        }
+        self.track.codec.video_size()
     }
 }
 
@@ -701,10 +698,7 @@ fn video_frame_rate(
     if view.track(TrackKind::Video).is_some_and(|t| **t == *track) {
         return view.variant.frame_rate;
     }
-    let sps_rate = match &track.codec {
-        CodecConfig::Avc(avc) => avc.info.frame_rate,
-        CodecConfig::Aac(_) => None,
-    };
+    let sps_rate = track.codec.frame_rate();
     let measured = || {
         let newest = segments
             .iter()

@@ -159,6 +159,10 @@ pub fn init_id(track: &TrackInfo) -> u32 {
             eat(b"avc1");
             eat(&c.record);
         }
+        CodecConfig::Hevc(c) => {
+            eat(b"hvc1");
+            eat(&c.record);
+        }
         CodecConfig::Aac(c) => {
             eat(b"mp4a");
             eat(&c.asc);
@@ -366,14 +370,12 @@ pub fn ts_segment(
     out: &mut Vec<u8>,
 ) -> Result<(), MediaError> {
     let data = |s| sample_data(bytes, s);
-    let video_cfg = segment.video.as_ref().and_then(|v| match &v.track.codec {
-        CodecConfig::Avc(c) => Some(c),
-        CodecConfig::Aac(_) => None,
-    });
-    let audio_cfg = segment.audio.as_ref().and_then(|a| match &a.track.codec {
-        CodecConfig::Aac(c) => Some(c),
-        CodecConfig::Avc(_) => None,
-    });
+    let video_cfg = segment
+        .video
+        .as_ref()
+        .map(|v| &v.track.codec)
+        .filter(|c| c.kind() == TrackKind::Video);
+    let audio_cfg = segment.audio.as_ref().and_then(|a| a.track.codec.aac());
     let to_90k = |dts: i64, ts: Timescale| MediaTime::new(dts, ts).rescale(Timescale::MPEG).ticks;
     let mut samples: Vec<TsSample<'_>> = Vec::with_capacity(
         segment.video.as_ref().map_or(0, |v| v.samples.len())

@@ -1,6 +1,6 @@
 //! What a manifest says about one rendition, taken from the actual stream.
 
-use media::{CodecConfig, TrackInfo};
+use media::TrackInfo;
 use segmenter::LiveWindow;
 
 /// One rendition as manifests describe it.
@@ -35,14 +35,9 @@ impl Variant {
             .chain(audio)
             .map(|t: &TrackInfo| t.codec.codec_string())
             .collect();
-        let (width, height, sps_rate) = match video.map(|t| &t.codec) {
-            Some(CodecConfig::Avc(avc)) => (
-                Some(avc.info.width),
-                Some(avc.info.height),
-                avc.info.frame_rate,
-            ),
-            _ => (None, None, None),
-        };
+        let size = video.and_then(|t| t.codec.video_size());
+        let (width, height) = (size.map(|s| s.0), size.map(|s| s.1));
+        let sps_rate = video.and_then(|t| t.codec.frame_rate());
         let measured_rate = || {
             newest.video.as_ref().and_then(|v| {
                 let n = v.samples.len();

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use media::{CodecConfig, TrackInfo, TrackKind};
+use media::{TrackInfo, TrackKind};
 use segmenter::{LiveWindow, Segment};
 
 use crate::variant::Variant;
@@ -60,8 +60,5 @@ impl RenditionView {
 
 /// The audio sample rate and channel count of a track, when it is AAC.
 pub fn audio_format(track: &TrackInfo) -> Option<(u32, u8)> {
-    match &track.codec {
-        CodecConfig::Aac(a) => Some((a.sample_rate, a.channel_config)),
-        CodecConfig::Avc(_) => None,
-    }
+    track.codec.aac().map(|a| (a.sample_rate, a.channel_config))
 }

@@ -286,10 +286,10 @@ impl RenditionSegmenter {
             self.dropped += 1;
             return out;
         };
-        let frame_ticks = match &track.codec {
-            CodecConfig::Aac(aac) => Some(i64::from(aac.samples_per_frame)),
-            CodecConfig::Avc(_) => None,
-        };
+        let frame_ticks = track
+            .codec
+            .aac()
+            .map(|aac| i64::from(aac.samples_per_frame));
         let placed = timeline.place(&frame, track.timescale, frame_ticks);
         if placed.discontinuity {
             self.pending_discontinuity = true;
@@ -401,10 +401,10 @@ impl RenditionSegmenter {
             track,
         });
         let audio = open.audio_track.map(|track| {
-            let frame = match &track.codec {
-                CodecConfig::Aac(aac) => i64::from(aac.samples_per_frame),
-                CodecConfig::Avc(_) => 1024,
-            };
+            let frame = track
+                .codec
+                .aac()
+                .map_or(1024, |aac| i64::from(aac.samples_per_frame));
             TrackSamples {
                 samples: with_durations(open.audio, i64::MIN, track.timescale, frame),
                 track,
@@ -465,10 +465,10 @@ fn estimated_end(open: &OpenSegment) -> i64 {
     };
     let audio_end = open.audio_track.as_ref().and_then(|track| {
         let last = open.audio.last()?;
-        let frame = match &track.codec {
-            CodecConfig::Aac(aac) => i64::from(aac.samples_per_frame),
-            CodecConfig::Avc(_) => 1024,
-        };
+        let frame = track
+            .codec
+            .aac()
+            .map_or(1024, |aac| i64::from(aac.samples_per_frame));
         Some(
             MediaTime::new(last.dts + frame, track.timescale)
                 .rescale(Timescale::MPEG)
@@ -484,10 +484,10 @@ fn estimated_end(open: &OpenSegment) -> i64 {
 
 fn same_shape(a: &TrackInfo, b: &TrackInfo) -> bool {
     match (&a.codec, &b.codec) {
-        (CodecConfig::Avc(x), CodecConfig::Avc(y)) => {
-            x.codec_string() == y.codec_string()
-                && x.info.width == y.info.width
-                && x.info.height == y.info.height
+        (CodecConfig::Avc(_), CodecConfig::Avc(_))
+        | (CodecConfig::Hevc(_), CodecConfig::Hevc(_)) => {
+            a.codec.codec_string() == b.codec.codec_string()
+                && a.codec.video_size() == b.codec.video_size()
         }
         (CodecConfig::Aac(x), CodecConfig::Aac(y)) => {
             x.object_type == y.object_type

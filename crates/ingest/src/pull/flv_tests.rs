@@ -595,7 +595,7 @@ fn unsupported_video_still_delivers_audio() {
 fn no_playable_track_is_a_protocol_error() {
     let mut flv = prefix_before(2000).to_vec();
     edit_tags(&mut flv, |kind, body| match kind {
-        FlvTagType::Video => body[0] = (body[0] & 0xF0) | 12, // HEVC without Enhanced RTMP
+        FlvTagType::Video => body[0] = (body[0] & 0xF0) | 13, // AV1 without Enhanced RTMP
         FlvTagType::Audio => body[0] = (2 << 4) | (body[0] & 0x0F), // MP3
         FlvTagType::Script => {}
     });
@@ -604,7 +604,7 @@ fn no_playable_track_is_a_protocol_error() {
     let why = error.describe(Some("video/x-flv"));
     assert!(
         matches!(error, StreamError::NothingPlayable { .. })
-            && why.contains("HEVC")
+            && why.contains("AV1")
             && why.contains("MP3"),
         "{why}"
     );

@@ -2,26 +2,37 @@
 //! [`IngestSink`] at the pace they were recorded.
 //!
 //! [`pull`] reads a multivariant playlist (and picks a variant by `max_bandwidth`) or a media
-//! playlist, reloads the media playlist as RFC 8216 §6.3.4 says, downloads the MPEG-TS segments
-//! in media-sequence order and demuxes them with one [`TsDemuxer`] (recreated at every
-//! discontinuity). A player's buffer becomes a real-time feed: segments arrive in bursts, but
-//! [`FramePacer`] releases each frame when its decode time comes, so the input selector never
-//! sees the silence between two downloads as a loss.
+//! playlist, reloads the media playlist as RFC 8216 §6.3.4 says, downloads the segments in
+//! media-sequence order and demuxes them. MPEG-TS segments go through one [`TsDemuxer`]
+//! (recreated at every discontinuity). fMP4 (CMAF) segments, those an `#EXT-X-MAP` applies to,
+//! go through a [`FragmentDemuxer`] made from the map's init segment, fetched again only when
+//! the map's URI changes; its tracks are handed on before the first frame, again when they
+//! change and after every discontinuity. The format is decided segment by segment, so a
+//! playlist may switch between the two (at a discontinuity).
+//!
+//! A player's buffer becomes a real-time feed: segments arrive in bursts, but [`FramePacer`]
+//! releases each frame when its decode time comes, so the input selector never sees the silence
+//! between two downloads as a loss.
 //!
 //! The decisions are in two parts without I/O or clock, tested with injected time:
 //! [`LiveWindow`] (which segments to fetch after each reload) and [`FramePacer`] (when to
 //! deliver a frame). The rest of this file is the shell that does the HTTP requests and sleeps.
 //!
-//! Not supported, each refused with a [`PullError::Protocol`] that says so: fMP4 segments
-//! (`#EXT-X-MAP`), encrypted segments, byte-range segments, I-frame-only playlists. Alternative
-//! audio renditions (`#EXT-X-MEDIA`) are not pulled: only the variant's own stream is.
+//! Not supported, each refused with a [`PullError::Protocol`] that says so: encrypted segments,
+//! byte-range segments, byte-range init segments (`#EXT-X-MAP` with `BYTERANGE`), I-frame-only
+//! playlists. Of an fMP4 init segment the first H.264 or H.265 and the first AAC track are read
+//! (see [`media::fmp4::demux`]); other tracks are skipped with a warning. An init
+//! segment with neither, or with Common Encryption, fails its segments as undecodable ones do
+//! ([`MAX_SEGMENT_FAILURES`] in a row end the pull). Alternative audio renditions
+//! (`#EXT-X-MEDIA`) are not pulled: only the variant's own stream is.
 
 use std::ops::Range;
 use std::time::Duration;
 
 use m3u8_rs::{KeyMethod, MasterPlaylist, MediaPlaylist, MediaSegment, Playlist, VariantStream};
+use media::fmp4::demux::FragmentDemuxer;
 use media::ts::{TsDemuxer, TsEvent};
-use media::MediaTime;
+use media::{MediaTime, TrackInfo};
 use reqwest::Url;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
@@ -34,6 +45,8 @@ use crate::{IngestEvent, IngestSink};
 pub const MAX_PLAYLIST_BYTES: usize = 1 << 20;
 /// A segment larger than this is refused.
 pub const MAX_SEGMENT_BYTES: usize = 64 << 20;
+/// An fMP4 init segment (`#EXT-X-MAP`) larger than this is refused.
+pub const MAX_INIT_BYTES: usize = 4 << 20;
 /// Segments that may fail in a row (HTTP error, transport error, nothing decodable) before the
 /// pull fails; a failed segment is skipped and the stream goes on with the next one.
 pub const MAX_SEGMENT_FAILURES: u32 = 3;
@@ -162,8 +175,15 @@ fn check_media_playlist(playlist: &MediaPlaylist) -> Result<(), String> {
         return Err("I-frame-only playlists cannot be pulled".to_string());
     }
     for segment in &playlist.segments {
-        if segment.map.is_some() {
-            return Err("fMP4 HLS segments are not supported yet".to_string());
+        if segment
+            .map
+            .as_ref()
+            .is_some_and(|map| map.byte_range.is_some())
+        {
+            return Err(
+                "byte-range fMP4 init segments (#EXT-X-MAP with BYTERANGE) are not supported"
+                    .to_string(),
+            );
         }
         if let Some(key) = &segment.key {
             if key.method != KeyMethod::None {
@@ -220,6 +240,9 @@ pub struct SegmentRef {
     /// The timeline breaks before this segment (`#EXT-X-DISCONTINUITY`, segments lost, or the
     /// playlist restarted): demux it with a new demuxer and re-anchor the pacer.
     pub discontinuity: bool,
+    /// URI (as listed) of the fMP4 init segment of the last `#EXT-X-MAP` before this segment
+    /// in the playlist; `None` for an MPEG-TS segment.
+    pub map: Option<String>,
 }
 
 /// What one playlist load changed.
@@ -295,15 +318,23 @@ impl LiveWindow {
             }
         };
         let broken = update.restarted || update.lost.is_some();
+        // An #EXT-X-MAP applies to every segment after it until the next one; m3u8-rs sets it
+        // on the first of them only.
+        let mut map: Option<&str> = None;
         update.segments = playlist
             .segments
             .iter()
             .enumerate()
-            .skip(start)
-            .map(|(index, segment)| SegmentRef {
-                sequence: first.saturating_add(index as u64),
-                uri: segment.uri.clone(),
-                discontinuity: segment.discontinuity || (broken && index == start),
+            .filter_map(|(index, segment)| {
+                if let Some(m) = &segment.map {
+                    map = Some(m.uri.as_str());
+                }
+                (index >= start).then(|| SegmentRef {
+                    sequence: first.saturating_add(index as u64),
+                    uri: segment.uri.clone(),
+                    discontinuity: segment.discontinuity || (broken && index == start),
+                    map: map.map(str::to_string),
+                })
             })
             .collect();
         self.next = Some(end);
@@ -454,6 +485,8 @@ async fn follow_media_playlist(
 ) -> Result<(), PullError> {
     let mut window = LiveWindow::new();
     let mut demuxer = TsDemuxer::new();
+    let mut fmp4 = Fmp4Reader::default();
+    let mut last_was_fmp4 = false;
     let mut playlist = first.playlist;
     // Segment URIs are relative to the playlist's URL after redirects.
     let mut base = first.base;
@@ -498,40 +531,58 @@ async fn follow_media_playlist(
         for segment in update.segments {
             let segment_url = resolve(&base, &segment.uri)?;
             let discontinuity = segment.discontinuity || std::mem::take(&mut break_pending);
-            if discontinuity {
-                demuxer = TsDemuxer::new();
-            }
-            let failure = match fetch_body(client, &segment_url, options, MAX_SEGMENT_BYTES).await {
-                Ok(body) => {
-                    let demuxed = demux_segment(&mut demuxer, &body.bytes, &segment_url);
-                    if demuxed.frames > 0 {
-                        segment_failures = 0;
-                        debug!(
-                            url = %segment_url,
-                            sequence = segment.sequence,
-                            frames = demuxed.frames,
-                            discontinuity,
-                            "HLS_PULL: segment demuxed"
-                        );
-                        let batch = SegmentBatch {
-                            sequence: segment.sequence,
-                            discontinuity,
-                            events: demuxed.events,
-                        };
-                        if tx.send(batch).await.is_err() {
-                            // The delivery loop ended; its result is the pull's.
-                            return Ok(());
-                        }
-                        continue;
+            let demuxed = match &segment.map {
+                None => {
+                    // MPEG-TS; also after fMP4 segments, whose tracks the TS demuxer must
+                    // announce again.
+                    if discontinuity || last_was_fmp4 {
+                        demuxer = TsDemuxer::new();
                     }
-                    protocol(
-                        &segment_url,
-                        format!(
-                            "segment {} holds no H.264 or AAC frame ({} MPEG-TS errors)",
-                            segment.sequence, demuxed.errors
-                        ),
-                    )
+                    last_was_fmp4 = false;
+                    fmp4.announced = None;
+                    fetch_body(client, &segment_url, options, MAX_SEGMENT_BYTES)
+                        .await
+                        .map(|body| {
+                            demux_segment(&mut demuxer, &body.bytes, &segment_url, segment.sequence)
+                        })
                 }
+                Some(map) => {
+                    let init_url = resolve(&base, map)?;
+                    last_was_fmp4 = true;
+                    fmp4.read_segment(
+                        client,
+                        options,
+                        &init_url,
+                        &segment_url,
+                        segment.sequence,
+                        discontinuity,
+                    )
+                    .await
+                }
+            };
+            let failure = match demuxed {
+                Ok(demuxed) if demuxed.frames > 0 => {
+                    segment_failures = 0;
+                    debug!(
+                        url = %segment_url,
+                        sequence = segment.sequence,
+                        frames = demuxed.frames,
+                        discontinuity,
+                        fmp4 = segment.map.is_some(),
+                        "HLS_PULL: segment demuxed"
+                    );
+                    let batch = SegmentBatch {
+                        sequence: segment.sequence,
+                        discontinuity,
+                        events: demuxed.events,
+                    };
+                    if tx.send(batch).await.is_err() {
+                        // The delivery loop ended; its result is the pull's.
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Ok(demuxed) => protocol(&segment_url, demuxed.why_empty),
                 Err(
                     e @ (PullError::Status { .. }
                     | PullError::Transport { .. }
@@ -640,39 +691,147 @@ async fn deliver_paced(
 struct DemuxedSegment {
     events: Vec<IngestEvent>,
     frames: usize,
-    errors: usize,
+    /// Why the segment counts as failed when it gave no frame.
+    why_empty: String,
 }
 
-/// Demuxes a whole segment and delivers what is in progress at its end (segments end on PES
-/// boundaries), keeping the demuxer's state for the next segment.
-fn demux_segment(demuxer: &mut TsDemuxer, body: &[u8], url: &Url) -> DemuxedSegment {
+impl DemuxedSegment {
+    /// A segment that gave nothing, and why.
+    fn failed(why: String) -> DemuxedSegment {
+        DemuxedSegment {
+            events: Vec::new(),
+            frames: 0,
+            why_empty: why,
+        }
+    }
+}
+
+/// Demuxes a whole MPEG-TS segment and delivers what is in progress at its end (segments end
+/// on PES boundaries), keeping the demuxer's state for the next segment.
+fn demux_segment(demuxer: &mut TsDemuxer, body: &[u8], url: &Url, sequence: u64) -> DemuxedSegment {
     let mut out = Vec::new();
     demuxer.push(body, &mut out);
     demuxer.finish(&mut out);
-    let mut demuxed = DemuxedSegment {
-        events: Vec::with_capacity(out.len()),
-        frames: 0,
-        errors: 0,
-    };
+    let mut events = Vec::with_capacity(out.len());
+    let mut frames = 0;
+    let mut errors = 0;
     for event in out {
         match event {
-            TsEvent::Track(track) => demuxed.events.push(IngestEvent::Track(track)),
+            TsEvent::Track(track) => events.push(IngestEvent::Track(track)),
             TsEvent::Frame(frame) => {
-                demuxed.frames += 1;
-                demuxed.events.push(IngestEvent::Frame(frame));
+                frames += 1;
+                events.push(IngestEvent::Frame(frame));
             }
             TsEvent::Error(e) => {
-                demuxed.errors += 1;
-                if demuxed.errors == 1 {
+                errors += 1;
+                if errors == 1 {
                     warn!(%url, "HLS_PULL: {e}");
                 }
             }
         }
     }
-    if demuxed.errors > 1 {
-        warn!(%url, errors = demuxed.errors, "HLS_PULL: MPEG-TS errors in the segment");
+    if errors > 1 {
+        warn!(%url, errors, "HLS_PULL: MPEG-TS errors in the segment");
     }
-    demuxed
+    DemuxedSegment {
+        events,
+        frames,
+        why_empty: format!(
+            "segment {sequence} holds no H.264 or AAC frame ({errors} MPEG-TS errors)"
+        ),
+    }
+}
+
+/// The fMP4 side of a pull: the init segment in use and the tracks last handed on.
+#[derive(Debug, Default)]
+struct Fmp4Reader {
+    /// The init segment's URL and the demuxer made from it.
+    init: Option<(Url, FragmentDemuxer)>,
+    /// The tracks last handed on as [`IngestEvent::Track`] by this reader; `None` after a
+    /// discontinuity or an MPEG-TS segment, so that the next fMP4 frames come after them again.
+    announced: Option<Vec<TrackInfo>>,
+}
+
+impl Fmp4Reader {
+    /// Fetches the init segment at `init_url` unless it is the one in use, then fetches and
+    /// demuxes the media segment at `segment_url`. Fetch failures are errors; an init or a
+    /// segment that does not demux is a [`DemuxedSegment`] without frames that says why.
+    async fn read_segment(
+        &mut self,
+        client: &reqwest::Client,
+        options: &PullOptions,
+        init_url: &Url,
+        segment_url: &Url,
+        sequence: u64,
+        discontinuity: bool,
+    ) -> Result<DemuxedSegment, PullError> {
+        if discontinuity {
+            self.announced = None;
+        }
+        let demuxer = match &mut self.init {
+            Some((url, demuxer)) if url == init_url => {
+                if discontinuity {
+                    demuxer.reset();
+                }
+                demuxer
+            }
+            _ => {
+                self.init = None;
+                let body = fetch_body(client, init_url, options, MAX_INIT_BYTES).await?;
+                let demuxer = match FragmentDemuxer::from_init(&body.bytes) {
+                    Ok(demuxer) => demuxer,
+                    Err(e) => {
+                        return Ok(DemuxedSegment::failed(format!(
+                            "fMP4 init segment {init_url}: {e}"
+                        )))
+                    }
+                };
+                info!(
+                    url = %init_url,
+                    tracks = %demuxer
+                        .tracks()
+                        .iter()
+                        .map(|t| t.codec.codec_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    "HLS_PULL: fMP4 init segment read"
+                );
+                if !demuxer.skipped_tracks().is_empty() {
+                    warn!(
+                        url = %init_url,
+                        "HLS_PULL: fMP4 tracks not pulled: {}",
+                        demuxer.skipped_tracks().join("; ")
+                    );
+                }
+                &mut self.init.insert((init_url.clone(), demuxer)).1
+            }
+        };
+        let body = fetch_body(client, segment_url, options, MAX_SEGMENT_BYTES).await?;
+        let mut frames = Vec::new();
+        if let Err(e) = demuxer.push_segment(&body.bytes, &mut frames) {
+            return Ok(DemuxedSegment::failed(format!(
+                "fMP4 segment {sequence}: {e}"
+            )));
+        }
+        if frames.is_empty() {
+            return Ok(DemuxedSegment::failed(format!(
+                "fMP4 segment {sequence} holds no H.264 or AAC frame"
+            )));
+        }
+        let tracks = demuxer.tracks();
+        let mut events = Vec::with_capacity(frames.len() + tracks.len());
+        if self.announced.as_ref() != Some(&tracks) {
+            events.extend(tracks.iter().cloned().map(IngestEvent::Track));
+            self.announced = Some(tracks);
+        }
+        let count = frames.len();
+        events.extend(frames.into_iter().map(IngestEvent::Frame));
+        Ok(DemuxedSegment {
+            events,
+            frames: count,
+            why_empty: String::new(),
+        })
+    }
 }
 
 /// A playlist and the URL its relative URIs resolve against.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use m3u8_rs::{MasterPlaylist, MediaPlaylist, MediaSegment, VariantStream};
-use media::{CodecConfig, Frame, MediaTime, Timescale, TrackKind};
+use media::{Frame, MediaTime, Timescale, TrackKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -186,10 +186,7 @@ impl RecordingSink {
         self.events
             .iter()
             .filter_map(|(_, e)| match e {
-                IngestEvent::Track(t) => match &t.codec {
-                    CodecConfig::Avc(avc) => Some(avc.info.width),
-                    CodecConfig::Aac(_) => None,
-                },
+                IngestEvent::Track(t) => t.codec.video_size().map(|(w, _)| w),
                 IngestEvent::Frame(_) => None,
             })
             .collect()
@@ -366,12 +363,16 @@ async fn garbage_playlists_are_protocol_errors() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn fmp4_and_encrypted_playlists_are_refused() {
+async fn byte_range_maps_and_encrypted_playlists_are_refused() {
     let why = protocol_error_for(
-        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\na.m4s\n",
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"main.mp4\",BYTERANGE=\"720@0\"\n\
+         #EXTINF:2,\na.m4s\n",
     )
     .await;
-    assert_eq!(why, "fMP4 HLS segments are not supported yet");
+    assert_eq!(
+        why,
+        "byte-range fMP4 init segments (#EXT-X-MAP with BYTERANGE) are not supported"
+    );
     let why = protocol_error_for(
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\n#EXTINF:2,\na.ts\n",
     )
@@ -439,6 +440,320 @@ fn the_pull_future_is_send() {
     let mut sink = RecordingSink::default();
     let future = pull(&client, "http://127.0.0.1:1/x.m3u8", &options, &mut sink);
     assert_send(&future);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fMP4 (CMAF) segments
+
+const FMP4_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/hls-fmp4");
+
+fn fmp4_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FMP4_FIXTURE}/{name}")).expect("fMP4 fixture file")
+}
+
+/// What one [`FragmentDemuxer`] makes of `init` and `segments` pushed one after the other.
+fn fmp4_direct(init: &[u8], segments: &[Vec<u8>]) -> Vec<Frame> {
+    let mut demuxer = FragmentDemuxer::from_init(init).expect("init");
+    let mut out = Vec::new();
+    for segment in segments {
+        demuxer.push_segment(segment, &mut out).expect("segment");
+    }
+    out
+}
+
+fn fixture_fmp4_segments(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| fmp4_fixture(&format!("seg{i}.m4s")))
+        .collect()
+}
+
+impl RecordingSink {
+    /// The tracks handed on, each run of consecutive Track events as one group, by kind.
+    fn track_groups(&self) -> Vec<Vec<TrackKind>> {
+        let mut groups: Vec<Vec<TrackKind>> = Vec::new();
+        let mut in_group = false;
+        for (_, event) in &self.events {
+            match event {
+                IngestEvent::Track(track) => {
+                    if !in_group {
+                        groups.push(Vec::new());
+                        in_group = true;
+                    }
+                    if let Some(group) = groups.last_mut() {
+                        group.push(track.kind());
+                    }
+                }
+                IngestEvent::Frame(_) => in_group = false,
+            }
+        }
+        groups
+    }
+}
+
+/// Each track's decode times only go forward between discontinuities, given as the frame
+/// indexes where a new timeline starts.
+fn assert_monotonic(frames: &[Frame], timelines_start_at: &[usize]) {
+    let mut last: HashMap<TrackKind, MediaTime> = HashMap::new();
+    for (i, frame) in frames.iter().enumerate() {
+        if timelines_start_at.contains(&i) {
+            last.clear();
+        }
+        if let Some(previous) = last.get(&frame.kind) {
+            assert!(
+                frame.dts > *previous,
+                "frame {i}: {} after {previous}",
+                frame.dts
+            );
+        }
+        last.insert(frame.kind, frame.dts);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_fmp4_vod_is_pulled_with_both_tracks() {
+    let server = TestServer::files(FMP4_FIXTURE).await;
+    let mut sink = RecordingSink::default();
+    let started = Instant::now();
+    run_pull(&server.url("index.m3u8"), &options(None), &mut sink)
+        .await
+        .expect("VOD pull ends Ok after ENDLIST");
+
+    // Both tracks, once, before the first frame.
+    assert_eq!(sink.track_groups(), [[TrackKind::Video, TrackKind::Audio]]);
+    assert!(matches!(sink.events[0].1, IngestEvent::Track(_)));
+    assert_eq!(sink.video_widths(), [320]);
+    let frames = sink.frames();
+    assert_eq!(
+        frames,
+        fmp4_direct(&fmp4_fixture("init.mp4"), &fixture_fmp4_segments(3)),
+        "the pull delivers what FragmentDemuxer reads"
+    );
+    let video = frames.iter().filter(|f| f.kind == TrackKind::Video).count();
+    let audio = frames.iter().filter(|f| f.kind == TrackKind::Audio).count();
+    assert_eq!(video, 150);
+    assert!(audio > 250, "{audio} audio frames");
+    assert_monotonic(&frames, &[]);
+
+    // The init segment is fetched once.
+    let paths: Vec<String> = server.requests().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        paths,
+        [
+            "/index.m3u8",
+            "/init.mp4",
+            "/seg0.m4s",
+            "/seg1.m4s",
+            "/seg2.m4s"
+        ]
+    );
+    // 6 s of media delivered over about 6 s.
+    let times = sink.frame_times();
+    let spread = *times.last().expect("frames") - times[0];
+    assert!(
+        spread >= Duration::from_millis(5500) && spread <= Duration::from_millis(6500),
+        "frames delivered over {spread:?}"
+    );
+    assert!(times[0] - started < Duration::from_millis(100));
+    assert!(sink.longest_frame_gap() < Duration::from_millis(500));
+}
+
+/// The fixture's video alone, rewritten by this crate's CMAF writer: an init segment with one
+/// track and one fragment per fixture segment, on the 90 kHz clock.
+fn video_only_rewrite(segments: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let init = fmp4_fixture("init.mp4");
+    let track = FragmentDemuxer::from_init(&init).expect("init").tracks()[0].clone();
+    assert_eq!(track.kind(), TrackKind::Video);
+    let mut new_init = Vec::new();
+    media::fmp4::write_init_segment(&track, 1, &mut new_init).expect("init");
+    let mut demuxer = FragmentDemuxer::from_init(&init).expect("init");
+    let fragments = fixture_fmp4_segments(segments)
+        .iter()
+        .enumerate()
+        .map(|(i, segment)| {
+            let mut frames = Vec::new();
+            demuxer.push_segment(segment, &mut frames).expect("segment");
+            frames.retain(|f| f.kind == TrackKind::Video);
+            let samples: Vec<media::fmp4::FragmentSample> = frames
+                .iter()
+                .enumerate()
+                .map(|(k, f)| media::fmp4::FragmentSample {
+                    duration: frames.get(k + 1).map_or(3600, |next| {
+                        u32::try_from(next.dts.ticks - f.dts.ticks).expect("duration")
+                    }),
+                    size: u32::try_from(f.data.len()).expect("size"),
+                    keyframe: f.keyframe,
+                    composition_offset: i32::try_from(f.composition_offset()).expect("cts"),
+                })
+                .collect();
+            let mut out = Vec::new();
+            media::fmp4::write_fragment(
+                1,
+                i as u32 + 1,
+                u64::try_from(frames[0].dts.ticks).expect("dts"),
+                &samples,
+                &mut frames.iter().map(|f| f.data.as_ref()),
+                true,
+                &mut out,
+            )
+            .expect("fragment");
+            out
+        })
+        .collect();
+    (new_init, fragments)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_init_segment_after_a_discontinuity_announces_its_tracks() {
+    let (b_init, b_segments) = video_only_rewrite(2);
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    files.insert("/a/init.mp4".into(), fmp4_fixture("init.mp4"));
+    for (i, segment) in fixture_fmp4_segments(2).into_iter().enumerate() {
+        files.insert(format!("/a/seg{i}.m4s"), segment);
+    }
+    files.insert("/b/init.mp4".into(), b_init.clone());
+    for (i, segment) in b_segments.iter().enumerate() {
+        files.insert(format!("/b/seg{i}.m4s"), segment.clone());
+    }
+    let playlist = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n\
+                    #EXT-X-MAP:URI=\"a/init.mp4\"\n#EXTINF:2,\na/seg0.m4s\n#EXTINF:2,\na/seg1.m4s\n\
+                    #EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"b/init.mp4\"\n\
+                    #EXTINF:2,\nb/seg0.m4s\n#EXTINF:2,\nb/seg1.m4s\n#EXT-X-ENDLIST\n";
+    files.insert("/list.m3u8".into(), playlist.as_bytes().to_vec());
+    let server = TestServer::start(Arc::new(move |path: &str| match files.get(path) {
+        Some(body) => Reply::Body(body.clone()),
+        None => Reply::Status(404),
+    }))
+    .await;
+    let mut sink = RecordingSink::default();
+    run_pull(&server.url("list.m3u8"), &options(None), &mut sink)
+        .await
+        .expect("pull ends Ok");
+
+    // Video and audio from the first init, video alone from the second.
+    assert_eq!(
+        sink.track_groups(),
+        [
+            vec![TrackKind::Video, TrackKind::Audio],
+            vec![TrackKind::Video]
+        ]
+    );
+    let a = fmp4_direct(&fmp4_fixture("init.mp4"), &fixture_fmp4_segments(2));
+    let b = fmp4_direct(&b_init, &b_segments);
+    assert_eq!(b.len(), 100);
+    assert!(b.iter().all(|f| f.kind == TrackKind::Video));
+    let frames = sink.frames();
+    assert_eq!(frames, [a.clone(), b].concat());
+    // The second timeline starts over at 0.
+    assert_eq!(frames[a.len()].dts.ticks, 0);
+    assert_monotonic(&frames, &[a.len()]);
+    for init in ["/a/init.mp4", "/b/init.mp4"] {
+        let fetched = server.requests().iter().filter(|(p, _)| p == init).count();
+        assert_eq!(fetched, 1, "{init}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn mpeg_ts_then_fmp4_after_a_discontinuity() {
+    let ts = fixture_segment("320x240", 0);
+    let init = fmp4_fixture("init.mp4");
+    let fmp4 = fmp4_fixture("seg0.m4s");
+    let (ts_body, init_body, fmp4_body) = (ts.clone(), init.clone(), fmp4.clone());
+    let server = TestServer::start(Arc::new(move |path: &str| match path {
+        "/list.m3u8" => Reply::Body(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nts/0.ts\n#EXT-X-DISCONTINUITY\n\
+             #EXT-X-MAP:URI=\"f/init.mp4\"\n#EXTINF:2,\nf/0.m4s\n#EXT-X-ENDLIST\n"
+                .as_bytes()
+                .to_vec(),
+        ),
+        "/ts/0.ts" => Reply::Body(ts_body.clone()),
+        "/f/init.mp4" => Reply::Body(init_body.clone()),
+        "/f/0.m4s" => Reply::Body(fmp4_body.clone()),
+        _ => Reply::Status(404),
+    }))
+    .await;
+    let mut sink = RecordingSink::default();
+    run_pull(&server.url("list.m3u8"), &options(None), &mut sink)
+        .await
+        .expect("pull ends Ok");
+    let from_ts = demux_directly(&[ts]);
+    let from_fmp4 = fmp4_direct(&init, &[fmp4]);
+    assert_eq!(sink.frames(), [from_ts.clone(), from_fmp4].concat());
+    assert_eq!(
+        sink.video_widths(),
+        [320, 320],
+        "each format announces its video"
+    );
+    // The fMP4 tracks come right before the first fMP4 frame.
+    let first_fmp4 = sink
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, e))| matches!(e, IngestEvent::Frame(_)))
+        .nth(from_ts.len())
+        .map(|(index, _)| index)
+        .expect("fMP4 frames");
+    let before: Vec<Option<TrackKind>> = sink.events[first_fmp4 - 2..first_fmp4]
+        .iter()
+        .map(|(_, e)| match e {
+            IngestEvent::Track(t) => Some(t.kind()),
+            IngestEvent::Frame(_) => None,
+        })
+        .collect();
+    assert_eq!(before, [Some(TrackKind::Video), Some(TrackKind::Audio)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_or_broken_init_segment_fails_the_segments() {
+    let playlist = |init: &str| {
+        let mut text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"{init}\"\n");
+        for i in 0..3 {
+            text.push_str(&format!("#EXTINF:2,\nseg{i}.m4s\n"));
+        }
+        text.push_str("#EXT-X-ENDLIST\n");
+        text
+    };
+    let lists = [playlist("missing.mp4"), playlist("seg0.m4s")];
+    let mut files = read_tree(Path::new(FMP4_FIXTURE));
+    files.insert("missing.m3u8".into(), lists[0].clone().into_bytes());
+    files.insert("broken.m3u8".into(), lists[1].clone().into_bytes());
+    let server = TestServer::start(Arc::new(move |path: &str| {
+        match files.get(path.trim_start_matches('/')) {
+            Some(body) => Reply::Body(body.clone()),
+            None => Reply::Status(404),
+        }
+    }))
+    .await;
+
+    let mut sink = RecordingSink::default();
+    let err = run_pull(&server.url("missing.m3u8"), &options(None), &mut sink)
+        .await
+        .expect_err("no init segment");
+    assert!(
+        matches!(err, PullError::Status { status: 404, .. }),
+        "{err:?}"
+    );
+    let init_requests = server
+        .requests()
+        .iter()
+        .filter(|(p, _)| p == "/missing.mp4")
+        .count();
+    assert_eq!(init_requests, MAX_SEGMENT_FAILURES as usize);
+    assert!(sink.events.is_empty());
+
+    // A media segment as the init segment: no moov.
+    let err = run_pull(&server.url("broken.m3u8"), &options(None), &mut sink)
+        .await
+        .expect_err("not an init segment");
+    match err {
+        PullError::Protocol { why, .. } => {
+            assert!(
+                why.contains("fMP4 init segment") && why.contains("no moov"),
+                "{why}"
+            )
+        }
+        other => panic!("expected Protocol, got {other:?}"),
+    }
+    assert!(sink.events.is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -838,6 +1153,39 @@ fn discontinuity_tags_are_carried() {
     let update = window.update(&playlist);
     let flags: Vec<bool> = update.segments.iter().map(|s| s.discontinuity).collect();
     assert_eq!(flags, [false, false, true]);
+}
+
+#[test]
+fn a_map_applies_to_every_segment_after_it() {
+    let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:10\n#EXTINF:2,\na.ts\n\
+                #EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"i1.mp4\"\n#EXTINF:2,\nb.m4s\n#EXTINF:2,\n\
+                c.m4s\n#EXT-X-MAP:URI=\"i2.mp4\"\n#EXTINF:2,\nd.m4s\n#EXTINF:2,\ne.m4s\n";
+    let Ok(m3u8_rs::Playlist::MediaPlaylist(playlist)) =
+        m3u8_rs::parse_playlist_res(text.as_bytes())
+    else {
+        panic!("parses");
+    };
+    let maps = |update: &WindowUpdate| -> Vec<Option<String>> {
+        update.segments.iter().map(|s| s.map.clone()).collect()
+    };
+    let some = |uri: &str| Some(uri.to_string());
+    // Live: the last two segments, whose map is listed before the window starts.
+    let update = LiveWindow::new().update(&playlist);
+    assert_eq!(sequences(&update), [13, 14]);
+    assert_eq!(maps(&update), [some("i2.mp4"), some("i2.mp4")]);
+    let mut playlist = playlist;
+    playlist.end_list = true;
+    let update = LiveWindow::new().update(&playlist);
+    assert_eq!(
+        maps(&update),
+        [
+            None,
+            some("i1.mp4"),
+            some("i1.mp4"),
+            some("i2.mp4"),
+            some("i2.mp4")
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ impl AvcConfig {
         };
         // The first SPS starts after the 6-byte header and its 2-byte length.
         let info = SequenceParameterSet::parse(first_sps)
-            .map_err(|e| offset_error(e, 8))?
+            .map_err(|e| e.shifted(8))?
             .info();
         Ok(AvcConfig {
             record,
@@ -106,39 +106,22 @@ fn invalid(offset: usize, reason: impl Into<String>) -> MediaError {
     }
 }
 
-/// Shifts the offset of an error from a nested structure by where that structure starts.
-fn offset_error(e: MediaError, by: usize) -> MediaError {
-    match e {
-        MediaError::Truncated {
-            what,
-            offset,
-            needed,
-            available,
-        } => MediaError::Truncated {
-            what,
-            offset: offset + by,
-            needed,
-            available,
-        },
-        MediaError::Invalid {
-            what,
-            offset,
-            reason,
-        } => MediaError::Invalid {
-            what,
-            offset: offset + by,
-            reason,
-        },
-        other => other,
-    }
-}
-
 /// `n` bytes of `data` at `*pos`, advancing `pos`.
 fn take<'a>(data: &'a [u8], pos: &mut usize, n: usize) -> Result<&'a [u8], MediaError> {
+    take_from(data, pos, n, WHAT)
+}
+
+/// `n` bytes of `data` at `*pos`, advancing `pos`; running short is a truncated `what`.
+pub(crate) fn take_from<'a>(
+    data: &'a [u8],
+    pos: &mut usize,
+    n: usize,
+    what: &'static str,
+) -> Result<&'a [u8], MediaError> {
     let available = data.len().saturating_sub(*pos);
     if n > available {
         return Err(MediaError::Truncated {
-            what: WHAT,
+            what,
             offset: *pos,
             needed: n,
             available,
@@ -263,13 +246,7 @@ pub fn is_sps(nal: &[u8]) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_support::hex;
 
     /// The AVC sequence header (after the 5-byte FLV video tag header) that ffmpeg 5.1 with
     /// x264 core 164 wrote for

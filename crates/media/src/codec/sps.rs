@@ -522,13 +522,7 @@ pub(crate) mod test_util {
 mod tests {
     use super::test_util::{rbsp_to_nal, BitWriter};
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_support::hex;
 
     // Real SPS NAL units written by libx264 (ffmpeg 5.1 + x264 0.164), made with
     //   ffmpeg -f lavfi -i testsrc=size=WxH:rate=R -pix_fmt FMT -c:v libx264 [opts] -f h264 out.h264

@@ -32,14 +32,15 @@ use std::ops::Range;
 
 use mp4_atom::esds::{DecoderConfig, DecoderSpecific, EsDescriptor, SLConfig};
 use mp4_atom::{
-    Audio, Avc1, Avcc, Codec, Dinf, Dref, Encode, Esds, FixedPoint, FourCC, Ftyp, Hdlr, Matrix,
-    Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Styp, Tfdt, Tfhd,
-    Tkhd, Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url, Visual, Vmhd,
+    Audio, Avc1, Avcc, Codec, Dinf, Dref, Encode, Esds, FixedPoint, FourCC, Ftyp, Hdlr, Hvc1, Hvcc,
+    Matrix, Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Styp,
+    Tfdt, Tfhd, Tkhd, Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url, Visual, Vmhd,
 };
 
-use crate::codec::{AacConfig, AvcConfig, CodecConfig, TrackInfo};
+use crate::codec::{AacConfig, AvcConfig, CodecConfig, HevcConfig, TrackInfo};
 use crate::error::MediaError;
 
+pub mod demux;
 #[cfg(test)]
 mod tests;
 
@@ -208,13 +209,23 @@ fn write_init_segment_to(
     let timescale = track.timescale.get();
     let (handler, media_header, tkhd_size, volume, codec) = match &track.codec {
         CodecConfig::Avc(config) => {
-            let (width, height) = video_size(config)?;
+            let (width, height) = video_size(config.info.width, config.info.height)?;
             (
                 b"vide",
                 MediaHeader::Video,
                 (width, height),
                 0,
                 Codec::Avc1(avc1(config, width, height)?),
+            )
+        }
+        CodecConfig::Hevc(config) => {
+            let (width, height) = video_size(config.info.width, config.info.height)?;
+            (
+                b"vide",
+                MediaHeader::Video,
+                (width, height),
+                0,
+                Codec::Hvc1(hvc1(config, width, height)),
             )
         }
         CodecConfig::Aac(config) => (
@@ -301,8 +312,14 @@ fn write_init_segment_to(
 
     let mut moov_bytes = Vec::new();
     moov.encode(&mut moov_bytes).map_err(atom_error("moov"))?;
-    if let CodecConfig::Avc(config) = &track.codec {
-        replace_avcc_body(&mut moov_bytes, &config.record)?;
+    match &track.codec {
+        CodecConfig::Avc(config) => {
+            replace_config_body(&mut moov_bytes, (b"avc1", b"avcC"), &config.record)?
+        }
+        CodecConfig::Hevc(config) => {
+            replace_config_body(&mut moov_bytes, (b"hvc1", b"hvcC"), &config.record)?
+        }
+        CodecConfig::Aac(_) => {}
     }
     ftyp.encode(out).map_err(atom_error("ftyp"))?;
     out.extend_from_slice(&moov_bytes);
@@ -315,7 +332,7 @@ enum MediaHeader {
     Sound,
 }
 
-fn video_size(config: &AvcConfig) -> Result<(u16, u16), MediaError> {
+fn video_size(width: u32, height: u32) -> Result<(u16, u16), MediaError> {
     let dimension = |value: u32, name: &str| {
         u16::try_from(value).map_err(|_| {
             invalid(
@@ -325,14 +342,11 @@ fn video_size(config: &AvcConfig) -> Result<(u16, u16), MediaError> {
             )
         })
     };
-    Ok((
-        dimension(config.info.width, "width")?,
-        dimension(config.info.height, "height")?,
-    ))
+    Ok((dimension(width, "width")?, dimension(height, "height")?))
 }
 
 /// The `avc1` sample entry. Its `avcC` is a placeholder with the record's profile and level;
-/// [`replace_avcc_body`] puts the record itself in after encoding, so that it is copied
+/// [`replace_config_body`] puts the record itself in after encoding, so that it is copied
 /// exactly rather than parsed and re-encoded (which would normalise reserved bits and drop
 /// or reject bytes `mp4-atom` does not model).
 fn avc1(config: &AvcConfig, width: u16, height: u16) -> Result<Avc1, MediaError> {
@@ -367,6 +381,33 @@ fn avc1(config: &AvcConfig, width: u16, height: u16) -> Result<Avc1, MediaError>
         },
         ..Default::default()
     })
+}
+
+/// The `hvc1` sample entry (parameter sets out of band, as HLS requires). Its `hvcC` is a
+/// placeholder; [`replace_config_body`] puts the record itself in after encoding.
+fn hvc1(config: &HevcConfig, width: u16, height: u16) -> Hvc1 {
+    let i = &config.info;
+    Hvc1 {
+        visual: Visual {
+            data_reference_index: 1,
+            width,
+            height,
+            ..Default::default()
+        },
+        hvcc: Hvcc {
+            configuration_version: 1,
+            general_profile_space: i.profile_space,
+            general_tier_flag: i.tier_flag,
+            general_profile_idc: i.profile_idc,
+            general_profile_compatibility_flags: i.profile_compatibility_flags.to_be_bytes(),
+            general_constraint_indicator_flags: i.constraint_indicator_flags,
+            general_level_idc: i.level_idc,
+            chroma_format_idc: i.chroma_format_idc,
+            length_size_minus_one: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 /// The `mp4a` sample entry with the AudioSpecificConfig as DecoderSpecificInfo.
@@ -421,26 +462,34 @@ fn mp4a(config: &AacConfig) -> Result<Mp4a, MediaError> {
     })
 }
 
-/// The boxes from `moov` down to `avcC`, each with the bytes of its body before its first
-/// child box (full box header and entry count of `stsd`; the VisualSampleEntry fields of
-/// `avc1`).
-const AVCC_PATH: [(&[u8; 4], usize); 8] = [
+/// The boxes from `moov` down to the video sample entry, each with the bytes of its body
+/// before its first child box (full box header and entry count of `stsd`; the
+/// VisualSampleEntry fields of the sample entry).
+const SAMPLE_ENTRY_PATH: [(&[u8; 4], usize); 6] = [
     (b"moov", 0),
     (b"trak", 0),
     (b"mdia", 0),
     (b"minf", 0),
     (b"stbl", 0),
     (b"stsd", 8),
-    (b"avc1", 78),
-    (b"avcC", 0),
 ];
+/// Bytes of a VisualSampleEntry before its child boxes.
+const VISUAL_SAMPLE_ENTRY_LEN: usize = 78;
 
-/// Replaces the body of the `avcC` box in an encoded `moov` with `record` and corrects the
-/// sizes of `avcC` and every box around it.
-fn replace_avcc_body(moov: &mut Vec<u8>, record: &[u8]) -> Result<(), MediaError> {
-    let mut starts = Vec::with_capacity(AVCC_PATH.len());
+/// Replaces the body of the decoder configuration box (`avcC` in `avc1`, `hvcC` in `hvc1`)
+/// in an encoded `moov` with `record` and corrects the sizes of that box and every box
+/// around it.
+fn replace_config_body(
+    moov: &mut Vec<u8>,
+    (entry, config): (&[u8; 4], &[u8; 4]),
+    record: &[u8],
+) -> Result<(), MediaError> {
+    let path = SAMPLE_ENTRY_PATH
+        .into_iter()
+        .chain([(entry, VISUAL_SAMPLE_ENTRY_LEN), (config, 0)]);
+    let mut starts = Vec::with_capacity(SAMPLE_ENTRY_PATH.len() + 2);
     let mut body = 0..moov.len();
-    for (kind, skip) in AVCC_PATH {
+    for (kind, skip) in path {
         let found = find_box(moov, body, kind)?;
         starts.push(found.start);
         body = found.start + 8 + skip..found.end;

@@ -1,27 +1,28 @@
 //! MPEG-TS demuxer: a transport stream, pushed in chunks of any size, to tracks and frames.
 //!
 //! It reads the PAT and the PMT of the first program and takes the first H.264
-//! (stream_type 0x1B) and the first ADTS AAC (0x0F) elementary stream. It outputs what
-//! [`crate::flv::FlvDemuxer`] outputs: a [`TrackInfo`] whenever a configuration is first seen
-//! or changes, then [`Frame`]s in the AVCC form (4-byte NAL lengths, without SPS, PPS and
-//! access unit delimiters) and raw AAC frames (ADTS headers removed). Times are on the 90 kHz
+//! (stream_type 0x1B) or H.265 (0x24) and the first ADTS AAC (0x0F) elementary stream. It
+//! outputs what [`crate::flv::FlvDemuxer`] outputs: a [`TrackInfo`] whenever a configuration
+//! is first seen or changes, then [`Frame`]s as length-prefixed NAL units (4-byte lengths,
+//! without parameter sets and access unit delimiters) and raw AAC frames (ADTS headers
+//! removed). Times are on the 90 kHz
 //! clock, extended past the 33-bit wrap on one timeline for the whole program.
 //!
 //! Damage does not stop the demuxer: lost sync, continuity-counter gaps, oversized or
-//! malformed PES packets and unsupported streams (H.265 among them) come out as
+//! malformed PES packets and unsupported streams come out as
 //! [`TsEvent::Error`] and the stream goes on; the damaged PES is dropped whole. Every internal
 //! buffer is bounded. Nothing here does I/O or reads the clock.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::codec::aac::{adts_header_len, ADTS_MAX_FRAME_LEN};
-use crate::codec::{AacConfig, AvcConfig, TrackInfo};
+use crate::codec::{hevc, AacConfig, AvcConfig, CodecConfig, HevcConfig, TrackInfo};
 use crate::error::MediaError;
 use crate::frame::{Frame, TrackKind};
 use crate::time::{MediaTime, Timescale};
 
 use super::pes::{decode_timestamp, TIMESTAMP_MODULUS};
-use super::psi::{crc32_mpeg2, STREAM_TYPE_ADTS_AAC, STREAM_TYPE_H264};
+use super::psi::{crc32_mpeg2, STREAM_TYPE_ADTS_AAC, STREAM_TYPE_H264, STREAM_TYPE_H265};
 use super::PACKET_SIZE;
 
 /// A video PES larger than this is dropped ([`TsError::PesTooLarge`]).
@@ -32,7 +33,6 @@ pub const MAX_AUDIO_PES: usize = 64 << 10;
 const SYNC_BYTE: u8 = 0x47;
 const PAT_PID: u16 = 0;
 const NULL_PID: u16 = 0x1FFF;
-const STREAM_TYPE_H265: u8 = 0x24;
 /// Longest PSI section kept (a PAT or PMT section is at most 1024 bytes).
 const MAX_SECTION: usize = 4096;
 /// Unsupported streams reported at most once each; this bounds the list of those reported.
@@ -139,7 +139,7 @@ pub struct TsDemuxer {
     video: Option<PesStream>,
     audio: Option<PesStream>,
     clock: Wrapping33Extender,
-    avc: AvcState,
+    vcodec: VideoState,
     aac: AacState,
     stats: TsDemuxStats,
 }
@@ -165,7 +165,7 @@ impl TsDemuxer {
             video: None,
             audio: None,
             clock: Wrapping33Extender::default(),
-            avc: AvcState::default(),
+            vcodec: VideoState::default(),
             aac: AacState::default(),
             stats: TsDemuxStats::default(),
         }
@@ -209,9 +209,9 @@ impl TsDemuxer {
         self.stats
     }
 
-    /// The current video configuration, once an SPS and a PPS were seen.
-    pub fn video(&self) -> Option<&AvcConfig> {
-        self.avc.config.as_ref()
+    /// The current video configuration, once the parameter sets were seen.
+    pub fn video(&self) -> Option<&CodecConfig> {
+        self.vcodec.config.as_ref()
     }
 
     /// The current audio configuration, once an ADTS header was read.
@@ -481,7 +481,7 @@ impl TsDemuxer {
         }
     }
 
-    /// One H.264 access unit in Annex B form.
+    /// One H.264 or H.265 access unit in Annex B form.
     fn video_pes(
         &mut self,
         pid: u16,
@@ -491,31 +491,50 @@ impl TsDemuxer {
         pts: Option<i64>,
         out: &mut Vec<TsEvent>,
     ) {
+        let hevc = self.vcodec.hevc;
         let mut data = BytesMut::with_capacity(payload.len() + 16);
-        let mut sps: Option<&[u8]> = None;
-        let mut pps: Option<&[u8]> = None;
+        let mut params = ParameterSets::default();
         let mut keyframe = false;
         for nal in AnnexB::new(payload) {
-            let nal_type = nal.first().map_or(0, |h| h & 0x1F);
-            match nal_type {
-                NAL_AUD => continue,
-                NAL_SPS => {
-                    sps = sps.or(Some(nal));
-                    continue;
+            if hevc {
+                match hevc::nal_type(nal) {
+                    hevc::NAL_AUD => continue,
+                    hevc::NAL_VPS => {
+                        params.vps = params.vps.or(Some(nal));
+                        continue;
+                    }
+                    hevc::NAL_SPS => {
+                        params.sps = params.sps.or(Some(nal));
+                        continue;
+                    }
+                    hevc::NAL_PPS => {
+                        params.pps = params.pps.or(Some(nal));
+                        continue;
+                    }
+                    t if hevc::is_irap(t) => keyframe = true,
+                    _ => {}
                 }
-                NAL_PPS => {
-                    pps = pps.or(Some(nal));
-                    continue;
+            } else {
+                match nal.first().map_or(0, |h| h & 0x1F) {
+                    NAL_AUD => continue,
+                    NAL_SPS => {
+                        params.sps = params.sps.or(Some(nal));
+                        continue;
+                    }
+                    NAL_PPS => {
+                        params.pps = params.pps.or(Some(nal));
+                        continue;
+                    }
+                    NAL_IDR => keyframe = true,
+                    _ => {}
                 }
-                NAL_IDR => keyframe = true,
-                _ => {}
             }
             // A NAL unit within a PES capped at 8 MiB: its length fits.
             data.put_u32(nal.len() as u32);
             data.put_slice(nal);
         }
-        if sps.is_some() || pps.is_some() {
-            self.update_avc(pid, offset, sps, pps, out);
+        if params.any() {
+            self.update_video(pid, offset, params, out);
         }
         if data.is_empty() {
             return;
@@ -525,7 +544,7 @@ impl TsDemuxer {
             out.push(invalid(pid, offset, "PES packet", "video PES without PTS"));
             return;
         };
-        if self.avc.config.is_none() {
+        if self.vcodec.config.is_none() {
             self.stats.dropped_frames += 1;
             return;
         }
@@ -539,34 +558,42 @@ impl TsDemuxer {
     }
 
     /// Takes new parameter sets; emits a track when they make a new configuration.
-    fn update_avc(
+    fn update_video(
         &mut self,
         pid: u16,
         offset: u64,
-        sps: Option<&[u8]>,
-        pps: Option<&[u8]>,
+        params: ParameterSets<'_>,
         out: &mut Vec<TsEvent>,
     ) {
-        let avc = &mut self.avc;
-        let sps_changed = sps.is_some_and(|s| avc.sps.as_deref() != Some(s));
-        let pps_changed = pps.is_some_and(|p| avc.pps.as_deref() != Some(p));
-        if !sps_changed && !pps_changed {
+        let state = &mut self.vcodec;
+        let mut changed = false;
+        for (new, kept) in [
+            (params.vps, &mut state.vps),
+            (params.sps, &mut state.sps),
+            (params.pps, &mut state.pps),
+        ] {
+            if let Some(new) = new.filter(|n| kept.as_deref() != Some(*n)) {
+                *kept = Some(Bytes::copy_from_slice(new));
+                changed = true;
+            }
+        }
+        if !changed {
             return;
         }
-        if let Some(s) = sps.filter(|_| sps_changed) {
-            avc.sps = Some(Bytes::copy_from_slice(s));
-        }
-        if let Some(p) = pps.filter(|_| pps_changed) {
-            avc.pps = Some(Bytes::copy_from_slice(p));
-        }
-        let (Some(sps), Some(pps)) = (&avc.sps, &avc.pps) else {
-            return;
+        let built = match (state.hevc, &state.vps, &state.sps, &state.pps) {
+            (false, _, Some(sps), Some(pps)) => {
+                AvcConfig::build_record(sps, pps).map(TrackInfo::video)
+            }
+            (true, Some(vps), Some(sps), Some(pps)) => {
+                HevcConfig::build_record(vps, sps, pps).map(TrackInfo::hevc)
+            }
+            _ => return,
         };
-        match AvcConfig::build_record(sps, pps) {
-            Ok(config) => {
-                if avc.config.as_ref().map(|c| &c.record) != Some(&config.record) {
-                    avc.config = Some(config.clone());
-                    out.push(TsEvent::Track(TrackInfo::video(config)));
+        match built {
+            Ok(track) => {
+                if state.config.as_ref().map(|c| c.record()) != Some(track.codec.record()) {
+                    state.config = Some(track.codec.clone());
+                    out.push(TsEvent::Track(track));
                 }
             }
             Err(source) => out.push(TsEvent::Error(TsError::Codec {
@@ -716,16 +743,18 @@ impl TsDemuxer {
             return;
         };
         let mut entries = body.get(4 + info_len..).unwrap_or_default();
-        let (mut video, mut audio) = (None, None);
+        let (mut video, mut audio) = (None::<(u16, bool)>, None);
         while let Some(entry) = entries.get(..5) {
             let stream_type = entry[0];
             let es_pid = u16::from_be_bytes([entry[1], entry[2]]) & 0x1FFF;
             let es_info_len = (usize::from(entry[3] & 0x0F) << 8) | usize::from(entry[4]);
             entries = entries.get(5 + es_info_len..).unwrap_or_default();
             match stream_type {
-                STREAM_TYPE_H264 if video.is_none() => video = Some(es_pid),
+                STREAM_TYPE_H264 | STREAM_TYPE_H265 if video.is_none() => {
+                    video = Some((es_pid, stream_type == STREAM_TYPE_H265))
+                }
                 STREAM_TYPE_ADTS_AAC if audio.is_none() => audio = Some(es_pid),
-                STREAM_TYPE_H264 | STREAM_TYPE_ADTS_AAC => {}
+                STREAM_TYPE_H264 | STREAM_TYPE_H265 | STREAM_TYPE_ADTS_AAC => {}
                 other => {
                     let key = (es_pid, other);
                     if !self.reported.contains(&key) && self.reported.len() < MAX_REPORTED {
@@ -740,8 +769,16 @@ impl TsDemuxer {
             }
         }
         self.pmt_crc = crc;
-        if video != self.video.as_ref().map(|s| s.pid) {
-            self.video = video.map(|pid| PesStream::new(pid, MAX_VIDEO_PES));
+        let current = self.video.as_ref().map(|s| (s.pid, self.vcodec.hevc));
+        if video != current {
+            self.video = video.map(|(pid, _)| PesStream::new(pid, MAX_VIDEO_PES));
+            if let Some((_, hevc)) = video.filter(|&(_, hevc)| hevc != self.vcodec.hevc) {
+                // Another codec: the parameter sets of the old one mean nothing now.
+                self.vcodec = VideoState {
+                    hevc,
+                    ..VideoState::default()
+                };
+            }
         }
         if audio != self.audio.as_ref().map(|s| s.pid) {
             self.audio = audio.map(|pid| PesStream::new(pid, MAX_AUDIO_PES));
@@ -1075,11 +1112,28 @@ impl Wrapping33Extender {
 }
 
 #[derive(Debug, Default)]
-struct AvcState {
-    config: Option<AvcConfig>,
-    /// The last SPS and PPS seen, whether or not they made a valid configuration.
+struct VideoState {
+    /// The stream is H.265 (stream_type 0x24), not H.264.
+    hevc: bool,
+    config: Option<CodecConfig>,
+    /// The last parameter sets seen, whether or not they made a valid configuration.
+    vps: Option<Bytes>,
     sps: Option<Bytes>,
     pps: Option<Bytes>,
+}
+
+/// Parameter sets found in one access unit (the first of each kind).
+#[derive(Debug, Default)]
+struct ParameterSets<'a> {
+    vps: Option<&'a [u8]>,
+    sps: Option<&'a [u8]>,
+    pps: Option<&'a [u8]>,
+}
+
+impl ParameterSets<'_> {
+    fn any(&self) -> bool {
+        self.vps.is_some() || self.sps.is_some() || self.pps.is_some()
+    }
 }
 
 #[derive(Debug, Default)]

@@ -1,56 +1,132 @@
 //! Elementary stream framing: AVCC access units to Annex B, raw AAC frames to ADTS.
 
-use crate::codec::{AacConfig, AvcConfig};
+use crate::codec::{hevc, AacConfig, CodecConfig};
+
+use super::psi::{STREAM_TYPE_H264, STREAM_TYPE_H265};
 use crate::error::MediaError;
 
 use super::TsSample;
 
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
-/// Access unit delimiter, primary_pic_type 7 (any slice type), with its start code.
-const AUD: [u8; 6] = [0, 0, 0, 1, 0x09, 0xF0];
-const NAL_AUD: u8 = 9;
-const NAL_SPS: u8 = 7;
+/// H.264 access unit delimiter, primary_pic_type 7 (any slice type), with its start code.
+const AVC_AUD: [u8; 6] = [0, 0, 0, 1, 0x09, 0xF0];
+/// H.265 access unit delimiter (NAL type 35, layer 0, temporal id 0), pic_type 2 (any slice
+/// type), with its start code.
+const HEVC_AUD: [u8; 7] = [0, 0, 0, 1, 0x46, 0x01, 0x50];
 
 pub(crate) const ADTS_HEADER_LEN: usize = 7;
 /// frame_length is 13 bits and counts the header.
 const ADTS_MAX_FRAME_LEN: usize = (1 << 13) - 1;
 
-pub(crate) fn check_nal_length_size(config: &AvcConfig) -> Result<(), MediaError> {
-    match config.nal_length_size {
-        1 | 2 | 4 => Ok(()),
-        n => Err(MediaError::Invalid {
-            what: "AvcConfig",
-            offset: 0,
-            reason: format!("nal_length_size {n}, expected 1, 2 or 4"),
-        }),
-    }
+/// What the muxer needs of a video track: H.264 or H.265, the NAL length prefix, and the
+/// parameter sets that go in front of every keyframe.
+#[derive(Debug)]
+pub(crate) struct VideoEs<'a> {
+    pub hevc: bool,
+    pub nal_length_size: u8,
+    /// VPS (H.265), SPS and PPS in decoding order.
+    pub params: Vec<&'a [u8]>,
 }
 
-fn nal_type(nal: &[u8]) -> u8 {
-    nal.first().map_or(0, |b| b & 0x1F)
+impl<'a> VideoEs<'a> {
+    pub(crate) fn new(config: &'a CodecConfig) -> Result<VideoEs<'a>, MediaError> {
+        let es = match config {
+            CodecConfig::Avc(c) => VideoEs {
+                hevc: false,
+                nal_length_size: c.nal_length_size,
+                params: c.sps.iter().chain(&c.pps).map(|p| p.as_ref()).collect(),
+            },
+            CodecConfig::Hevc(c) => VideoEs {
+                hevc: true,
+                nal_length_size: c.nal_length_size,
+                params: c.parameter_sets().map(|p| p.as_ref()).collect(),
+            },
+            CodecConfig::Aac(_) => {
+                return Err(MediaError::Invalid {
+                    what: "MPEG-TS video track",
+                    offset: 0,
+                    reason: "the video configuration is an audio codec".into(),
+                })
+            }
+        };
+        match es.nal_length_size {
+            1 | 2 | 4 => Ok(es),
+            n => Err(MediaError::Invalid {
+                what: "video configuration",
+                offset: 0,
+                reason: format!("nal_length_size {n}, expected 1, 2 or 4"),
+            }),
+        }
+    }
+
+    pub(crate) fn stream_type(&self) -> u8 {
+        if self.hevc {
+            STREAM_TYPE_H265
+        } else {
+            STREAM_TYPE_H264
+        }
+    }
+
+    fn nal_type(&self, nal: &[u8]) -> u8 {
+        if self.hevc {
+            hevc::nal_type(nal)
+        } else {
+            nal.first().map_or(0, |b| b & 0x1F)
+        }
+    }
+
+    fn is_aud(&self, nal: &[u8]) -> bool {
+        self.nal_type(nal) == if self.hevc { hevc::NAL_AUD } else { 9 }
+    }
+
+    fn is_sps(&self, nal: &[u8]) -> bool {
+        self.nal_type(nal) == if self.hevc { hevc::NAL_SPS } else { 7 }
+    }
+
+    /// Where the parameter sets go: H.264 before the first slice, H.265 before the first
+    /// NAL unit after the delimiter (a prefix SEI may refer to the SPS).
+    fn params_position(&self, nals: &[&[u8]]) -> usize {
+        let found = if self.hevc {
+            nals.iter().position(|n| !self.is_aud(n))
+        } else {
+            nals.iter()
+                .position(|n| (1..=5).contains(&self.nal_type(n)))
+        };
+        found.unwrap_or(nals.len())
+    }
+
+    fn aud(&self) -> &'static [u8] {
+        if self.hevc {
+            &HEVC_AUD
+        } else {
+            &AVC_AUD
+        }
+    }
+
+    /// Bytes the parameter sets take with their start codes.
+    pub(crate) fn params_len(&self) -> usize {
+        self.params.iter().map(|p| p.len() + START_CODE.len()).sum()
+    }
 }
 
 /// Lays out the Annex B form of a video sample as slices of the sample and the config, and
 /// returns its length in bytes.
 ///
 /// The access unit gets an AUD in front unless it starts with one, and a keyframe without
-/// an SPS of its own gets the config's SPS and PPS before its first slice. Every NAL unit gets
+/// an SPS of its own gets the config's parameter sets (VPS, SPS, PPS). Every NAL unit gets
 /// a 4-byte start code; empty NAL units are dropped. `nals` and `parts` are scratch space,
 /// reused from sample to sample; `parts` holds the result.
 pub(crate) fn annexb_parts<'a>(
-    config: &'a AvcConfig,
+    es: &VideoEs<'a>,
     sample: &TsSample<'a>,
     index: usize,
     nals: &mut Vec<&'a [u8]>,
     parts: &mut Vec<&'a [u8]>,
 ) -> Result<usize, MediaError> {
-    split_avcc(sample.data, config.nal_length_size, index, nals)?;
+    split_avcc(sample.data, es.nal_length_size, index, nals)?;
 
-    let insert_params = sample.keyframe && !nals.iter().any(|n| nal_type(n) == NAL_SPS);
-    let first_slice = nals
-        .iter()
-        .position(|n| (1..=5).contains(&nal_type(n)))
-        .unwrap_or(nals.len());
+    let insert_params = sample.keyframe && !nals.iter().any(|n| es.is_sps(n));
+    let params_at = es.params_position(nals);
 
     parts.clear();
     let mut len = 0;
@@ -58,23 +134,19 @@ pub(crate) fn annexb_parts<'a>(
         len += part.len();
         parts.push(part);
     };
-    if nals.first().map(|n| nal_type(n)) != Some(NAL_AUD) {
-        push(parts, &AUD);
+    if !nals.first().is_some_and(|n| es.is_aud(n)) {
+        push(parts, es.aud());
     }
-    for (k, &nal) in nals.iter().enumerate() {
-        if insert_params && k == first_slice {
-            for ps in config.sps.iter().chain(&config.pps) {
+    for k in 0..=nals.len() {
+        if insert_params && k == params_at {
+            for &ps in &es.params {
                 push(parts, &START_CODE);
                 push(parts, ps);
             }
         }
-        push(parts, &START_CODE);
-        push(parts, nal);
-    }
-    if insert_params && first_slice == nals.len() {
-        for ps in config.sps.iter().chain(&config.pps) {
+        if let Some(&nal) = nals.get(k) {
             push(parts, &START_CODE);
-            push(parts, ps);
+            push(parts, nal);
         }
     }
     Ok(len)
@@ -258,8 +330,8 @@ mod tests {
         assert!(AdtsHeader::new(&aac(2, 4, 0)).is_err());
     }
 
-    fn avc(nal_length_size: u8) -> AvcConfig {
-        AvcConfig {
+    fn avc(nal_length_size: u8) -> CodecConfig {
+        CodecConfig::Avc(crate::codec::AvcConfig {
             record: Bytes::new(),
             nal_length_size,
             sps: vec![Bytes::from_static(&[0x67, 0x42, 0xC0, 0x1E])],
@@ -272,10 +344,10 @@ mod tests {
                 height: 240,
                 frame_rate: None,
             },
-        }
+        })
     }
 
-    fn annexb(config: &AvcConfig, data: &[u8], keyframe: bool) -> Result<Vec<u8>, MediaError> {
+    fn annexb(config: &CodecConfig, data: &[u8], keyframe: bool) -> Result<Vec<u8>, MediaError> {
         let sample = TsSample {
             kind: TrackKind::Video,
             dts: 0,
@@ -284,7 +356,8 @@ mod tests {
             data,
         };
         let (mut nals, mut parts) = (Vec::new(), Vec::new());
-        let len = annexb_parts(config, &sample, 0, &mut nals, &mut parts)?;
+        let es = VideoEs::new(config)?;
+        let len = annexb_parts(&es, &sample, 0, &mut nals, &mut parts)?;
         let out = parts.concat();
         assert_eq!(out.len(), len);
         Ok(out)
@@ -350,7 +423,7 @@ mod tests {
                 "{err}"
             );
         }
-        assert!(check_nal_length_size(&avc(3)).is_err());
-        assert!(check_nal_length_size(&avc(0)).is_err());
+        assert!(VideoEs::new(&avc(3)).is_err());
+        assert!(VideoEs::new(&avc(0)).is_err());
     }
 }

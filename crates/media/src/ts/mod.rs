@@ -1,8 +1,8 @@
 //! MPEG-TS segment muxer for HLS: one call writes one complete, self-contained segment.
 //!
-//! A segment is a PAT, a PMT, then the samples in the order given: one PES per H.264 access
-//! unit (converted from AVCC to Annex B, with an access unit delimiter, and with SPS/PPS
-//! in front of every keyframe) and one PES per run of up to five consecutive AAC frames (each
+//! A segment is a PAT, a PMT, then the samples in the order given: one PES per H.264 or
+//! H.265 access unit (converted from length-prefixed NAL units to Annex B, with an access
+//! unit delimiter, and with the parameter sets in front of every keyframe) and one PES per run of up to five consecutive AAC frames (each
 //! behind its own ADTS header). Every packet is exactly 188 bytes; a PES that does not fill
 //! its last packet is padded with adaptation-field stuffing, never with bytes in the payload.
 //!
@@ -42,14 +42,14 @@ mod psi;
 #[cfg(test)]
 mod tests;
 
-use crate::codec::{AacConfig, AvcConfig};
+use crate::codec::{AacConfig, CodecConfig};
 use crate::error::MediaError;
 use crate::frame::TrackKind;
 
 pub use demux::{TsDemuxStats, TsDemuxer, TsError, TsEvent};
 pub use inspect::{inspect, PesStart, PidPackets, TsSummary};
 
-/// PID of the H.264 elementary stream.
+/// PID of the video (H.264 or H.265) elementary stream.
 pub const VIDEO_PID: u16 = 0x100;
 /// PID of the ADTS AAC elementary stream.
 pub const AUDIO_PID: u16 = 0x101;
@@ -78,11 +78,12 @@ pub struct TsSample<'a> {
 }
 
 /// Muxes one HLS segment. `samples` are in decode order, video and audio interleaved by dts.
-/// Video data is AVCC (length-prefixed with `video.nal_length_size`), audio is raw AAC frames.
+/// Video data is length-prefixed NAL units (H.264 or H.265, with the configuration's
+/// `nal_length_size`), audio is raw AAC frames.
 ///
 /// The segment is appended to `out`; on error `out` is left as it was.
 pub fn write_segment(
-    video: Option<&AvcConfig>,
+    video: Option<&CodecConfig>,
     audio: Option<&AacConfig>,
     samples: &[TsSample<'_>],
     sequence: u64,
@@ -97,7 +98,7 @@ pub fn write_segment(
 }
 
 fn write_segment_to(
-    video: Option<&AvcConfig>,
+    video: Option<&CodecConfig>,
     audio: Option<&AacConfig>,
     samples: &[TsSample<'_>],
     sequence: u64,
@@ -110,15 +111,18 @@ fn write_segment_to(
             reason: "neither a video nor an audio track".into(),
         });
     }
-    if let Some(config) = video {
-        es::check_nal_length_size(config)?;
-    }
+    let video = video.map(es::VideoEs::new).transpose()?;
     let adts = audio.map(es::AdtsHeader::new).transpose()?;
 
-    out.reserve(estimate_size(video, samples));
+    out.reserve(estimate_size(video.as_ref(), samples));
     let psi_cc = (sequence % 16) as u8;
     psi::write_pat(out, psi_cc);
-    psi::write_pmt(out, psi_cc, video.is_some(), audio.is_some());
+    psi::write_pmt(
+        out,
+        psi_cc,
+        video.as_ref().map(es::VideoEs::stream_type),
+        audio.is_some(),
+    );
 
     let mut video_pid = packet::PidWriter::new(VIDEO_PID);
     let mut audio_pid = packet::PidWriter::new(AUDIO_PID);
@@ -130,7 +134,9 @@ fn write_segment_to(
     while let Some(sample) = samples.get(index) {
         match sample.kind {
             TrackKind::Video => {
-                let config = video.ok_or_else(|| missing_config(index, "video", "AvcConfig"))?;
+                let config = video
+                    .as_ref()
+                    .ok_or_else(|| missing_config(index, "video", "video configuration"))?;
                 let body_len = es::annexb_parts(config, sample, index, &mut nals, &mut parts)?;
                 let header = pes::PesHeader::new(STREAM_ID_VIDEO, sample.pts, sample.dts, None)?;
                 video_pid.write_pes(
@@ -217,8 +223,8 @@ fn missing_config(index: usize, kind: &str, config: &str) -> MediaError {
 }
 
 /// Bytes the segment will take, give or take a few packets, so `out` grows once.
-fn estimate_size(video: Option<&AvcConfig>, samples: &[TsSample<'_>]) -> usize {
-    let params: usize = video.map_or(0, |v| v.sps.iter().chain(&v.pps).map(|p| p.len() + 4).sum());
+fn estimate_size(video: Option<&es::VideoEs<'_>>, samples: &[TsSample<'_>]) -> usize {
+    let params: usize = video.map_or(0, es::VideoEs::params_len);
     let payload: usize = samples
         .iter()
         .map(|s| {

@@ -9,6 +9,7 @@ const TRANSPORT_STREAM_ID: u16 = 1;
 const NO_PCR_PID: u16 = 0x1FFF;
 pub(crate) const STREAM_TYPE_H264: u8 = 0x1B;
 pub(crate) const STREAM_TYPE_ADTS_AAC: u8 = 0x0F;
+pub(crate) const STREAM_TYPE_H265: u8 = 0x24;
 
 /// Writes the PAT (program 1 on [`PMT_PID`]) as one packet with continuity counter `cc`.
 pub(crate) fn write_pat(out: &mut Vec<u8>, cc: u8) {
@@ -22,13 +23,14 @@ pub(crate) fn write_pat(out: &mut Vec<u8>, cc: u8) {
     write_section_packet(out, PAT_PID, cc, &s);
 }
 
-/// Writes the PMT of program 1, listing the tracks that exist, with continuity counter `cc`.
-pub(crate) fn write_pmt(out: &mut Vec<u8>, cc: u8, video: bool, audio: bool) {
+/// Writes the PMT of program 1, listing the tracks that exist (video with its stream type),
+/// with continuity counter `cc`.
+pub(crate) fn write_pmt(out: &mut Vec<u8>, cc: u8, video: Option<u8>, audio: bool) {
     let mut s = [0u8; 12 + 2 * 5 + 4];
     s[0] = 0x02; // table_id: TS_program_map_section
     s[3..5].copy_from_slice(&PROGRAM_NUMBER.to_be_bytes());
     s[5] = 0xC1;
-    let pcr_pid = if video {
+    let pcr_pid = if video.is_some() {
         VIDEO_PID
     } else if audio {
         AUDIO_PID
@@ -39,7 +41,11 @@ pub(crate) fn write_pmt(out: &mut Vec<u8>, cc: u8, video: bool, audio: bool) {
     s[10..12].copy_from_slice(&0xF000u16.to_be_bytes()); // program_info_length 0
     let mut len = 12;
     for (present, stream_type, pid) in [
-        (video, STREAM_TYPE_H264, VIDEO_PID),
+        (
+            video.is_some(),
+            video.unwrap_or(STREAM_TYPE_H264),
+            VIDEO_PID,
+        ),
         (audio, STREAM_TYPE_ADTS_AAC, AUDIO_PID),
     ] {
         if present {
@@ -131,7 +137,7 @@ mod tests {
             (false, true, vec![(0x0F, AUDIO_PID)], AUDIO_PID),
         ] {
             let mut out = Vec::new();
-            write_pmt(&mut out, 9, video, audio);
+            write_pmt(&mut out, 9, video.then_some(0x1B), audio);
             assert_eq!(out.len(), PACKET_SIZE);
             assert_eq!(u16::from_be_bytes([out[1], out[2]]), 0x4000 | PMT_PID);
             assert_eq!(out[3], 0x19);

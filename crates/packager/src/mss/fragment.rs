@@ -31,7 +31,7 @@
 use std::borrow::Cow;
 
 use media::fmp4::{self, FragmentOptions, FragmentSample};
-use media::{CodecConfig, MediaError, TrackKind};
+use media::{MediaError, TrackKind};
 use segmenter::{Segment, SegmentBytes, TrackSamples};
 
 use super::{fragment_span, to_mss_time, Span, LOOKAHEAD_FRAGMENT_COUNT};
@@ -88,10 +88,7 @@ pub fn write_fragment(
         .ok_or_else(|| invalid("a time precedes the Smooth Streaming epoch (2020-01-01)"))?;
     let samples = retimed_samples(track, span)?;
 
-    let nal_length_size = match &track.track.codec {
-        CodecConfig::Avc(avc) => Some(avc.nal_length_size),
-        CodecConfig::Aac(_) => None,
-    };
+    let nal_length_size = track.track.codec.nal_length_size();
     let mut payloads: Vec<Cow<'_, [u8]>> = Vec::with_capacity(samples.len());
     for s in &track.samples {
         let data = sample_data(bytes, s)?;

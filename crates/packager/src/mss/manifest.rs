@@ -3,7 +3,7 @@
 use std::fmt::{self, Write};
 use std::sync::Arc;
 
-use media::{AacConfig, AvcConfig, CodecConfig, TrackKind};
+use media::{AacConfig, CodecConfig, TrackKind};
 use segmenter::Segment;
 
 use super::{
@@ -40,11 +40,11 @@ pub fn write_manifest(
     settings: &MssSettings,
     out: &mut String,
 ) -> fmt::Result {
-    let video: Vec<(&RenditionView, &AvcConfig)> = renditions
+    let video: Vec<(&RenditionView, &CodecConfig)> = renditions
         .iter()
-        .filter_map(|r| match r.track(TrackKind::Video).map(|t| &t.codec) {
-            Some(CodecConfig::Avc(avc)) => Some((r, avc)),
-            _ => None,
+        .filter_map(|r| {
+            let codec = &r.track(TrackKind::Video)?.codec;
+            (codec.kind() == TrackKind::Video).then_some((r, codec))
         })
         .collect();
     let audio = renditions
@@ -118,14 +118,13 @@ pub(crate) fn spans(segments: &[Arc<Segment>], kind: TrackKind) -> Vec<Chunk<'_>
 }
 
 fn write_video(
-    qualities: &[(&RenditionView, &AvcConfig)],
+    qualities: &[(&RenditionView, &CodecConfig)],
     chunks: &[Chunk<'_>],
     out: &mut String,
 ) -> fmt::Result {
-    let size = |(r, avc): &(&RenditionView, &AvcConfig)| {
-        let width = r.variant.width.unwrap_or(avc.info.width);
-        let height = r.variant.height.unwrap_or(avc.info.height);
-        (width, height)
+    let size = |(r, codec): &(&RenditionView, &CodecConfig)| {
+        let (w, h) = codec.video_size().unwrap_or((0, 0));
+        (r.variant.width.unwrap_or(w), r.variant.height.unwrap_or(h))
     };
     let max_width = qualities.iter().map(|q| size(q).0).max().unwrap_or(0);
     let max_height = qualities.iter().map(|q| size(q).1).max().unwrap_or(0);
@@ -140,9 +139,10 @@ fn write_video(
         let (width, height) = size(quality);
         writeln!(
             out,
-            r#"    <QualityLevel Index="{index}" Bitrate="{}" FourCC="H264" MaxWidth="{width}" MaxHeight="{height}" CodecPrivateData="{}" />"#,
+            r#"    <QualityLevel Index="{index}" Bitrate="{}" FourCC="{}" MaxWidth="{width}" MaxHeight="{height}" CodecPrivateData="{}" />"#,
             quality.0.variant.bandwidth,
-            avc_private_data(quality.1),
+            four_cc(quality.1),
+            video_private_data(quality.1),
         )?;
     }
     write_chunks(chunks, out)?;
@@ -192,11 +192,24 @@ fn url_template(kind: TrackKind) -> String {
     )
 }
 
-/// `00000001 SPS 00000001 PPS` in uppercase hex (every SPS, then every PPS).
-fn avc_private_data(avc: &AvcConfig) -> String {
-    avc.sps
-        .iter()
-        .chain(&avc.pps)
+/// The video FourCC: `H264`, or `HVC1` for H.265 (parameter sets in CodecPrivateData, not
+/// in the samples), as Smooth Streaming servers write it.
+fn four_cc(codec: &CodecConfig) -> &'static str {
+    match codec {
+        CodecConfig::Hevc(_) => "HVC1",
+        _ => "H264",
+    }
+}
+
+/// `00000001 SPS 00000001 PPS` in uppercase hex (every SPS, then every PPS); for H.265 the
+/// VPS first.
+fn video_private_data(codec: &CodecConfig) -> String {
+    let sets: Vec<&bytes::Bytes> = match codec {
+        CodecConfig::Avc(avc) => avc.sps.iter().chain(&avc.pps).collect(),
+        CodecConfig::Hevc(hevc) => hevc.parameter_sets().collect(),
+        CodecConfig::Aac(_) => Vec::new(),
+    };
+    sets.iter()
         .map(|nal| format!("00000001{}", hex(nal)))
         .collect()
 }

@@ -529,7 +529,7 @@ fn fragment_errors_leave_output_untouched() {
 fn short_nal_lengths_become_four_bytes() {
     let mut config = match avc().codec {
         media::CodecConfig::Avc(c) => c,
-        media::CodecConfig::Aac(_) => unreachable!(),
+        other => unreachable!("{other:?}"),
     };
     config.nal_length_size = 2;
     let track = Arc::new(TrackInfo::video(config));

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use media::{AacConfig, AvcConfig, CodecConfig, Timescale, TrackInfo};
+use media::{AacConfig, AvcConfig, CodecConfig, HevcConfig, Timescale, TrackInfo};
 
 use crate::segment::{Sample, Segment, TrackSamples};
 use crate::store::{Extent, Payload};
@@ -95,6 +95,7 @@ pub fn encode_track(id: u32, info: &TrackInfo, out: &mut Vec<u8>) {
     let (codec, config) = match &info.codec {
         CodecConfig::Avc(c) => (1u8, &c.record),
         CodecConfig::Aac(c) => (2u8, &c.asc),
+        CodecConfig::Hevc(c) => (3u8, &c.record),
     };
     let start = begin(TAG_TRACK, out);
     out.extend_from_slice(&id.to_le_bytes());
@@ -209,6 +210,9 @@ fn decode_track(r: &mut Reader<'_>) -> Result<TrackRecord, RecordError> {
         ),
         2 => CodecConfig::Aac(
             AacConfig::parse(config).map_err(|_| RecordError::Corrupt("bad ASC in track"))?,
+        ),
+        3 => CodecConfig::Hevc(
+            HevcConfig::parse(config).map_err(|_| RecordError::Corrupt("bad hvcC in track"))?,
         ),
         _ => return Err(RecordError::Corrupt("unknown codec")),
     };

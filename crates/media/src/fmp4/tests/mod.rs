@@ -75,6 +75,17 @@ fn decode_init(bytes: &[u8]) -> (Ftyp, Moov) {
 
 /// The body of the box at the end of `path`, each step skipping the given bytes of its
 /// body before its children.
+const AVCC_PATH: [(&[u8; 4], usize); 8] = [
+    (b"moov", 0),
+    (b"trak", 0),
+    (b"mdia", 0),
+    (b"minf", 0),
+    (b"stbl", 0),
+    (b"stsd", 8),
+    (b"avc1", 78),
+    (b"avcC", 0),
+];
+
 fn body_at(bytes: &[u8], path: &[(&[u8; 4], usize)]) -> Range<usize> {
     let mut body = 0..bytes.len();
     for (kind, skip) in path {
@@ -606,4 +617,37 @@ fn mdat_switches_to_a_64_bit_size_above_4_gib() {
     assert_eq!(header.len(), 16);
     assert_eq!(&header[..8], &[0, 0, 0, 1, b'm', b'd', b'a', b't']);
     assert_eq!(&header[8..], &(fits + 1 + 16).to_be_bytes());
+}
+
+#[test]
+fn hevc_header_has_an_hvc1_entry_with_the_record_as_received() {
+    let raw = crate::test_support::hex(crate::test_support::FFMPEG_HVCC);
+    let config =
+        crate::codec::HevcConfig::parse(Bytes::from(raw.clone())).expect("ffmpeg hvcC parses");
+    let out = init(&TrackInfo::hevc(config), 1);
+    let (_, moov) = decode_init(&out);
+    let trak = &moov.trak[0];
+    assert_eq!(trak.mdia.hdlr.handler, mp4_atom::FourCC::new(b"vide"));
+    assert_eq!(trak.mdia.mdhd.timescale, 90_000);
+    let Codec::Hvc1(hvc1) = &trak.mdia.minf.stbl.stsd.codecs[0] else {
+        panic!(
+            "expected hvc1, got {:?}",
+            trak.mdia.minf.stbl.stsd.codecs[0]
+        );
+    };
+    assert_eq!((hvc1.visual.width, hvc1.visual.height), (320, 240));
+    assert_eq!(hvc1.hvcc.general_profile_idc, 1);
+    assert_eq!(hvc1.hvcc.general_level_idc, 60);
+    assert_eq!(hvc1.hvcc.arrays.len(), 3);
+    let path = [
+        (b"moov", 0),
+        (b"trak", 0),
+        (b"mdia", 0),
+        (b"minf", 0),
+        (b"stbl", 0),
+        (b"stsd", 8),
+        (b"hvc1", 78),
+        (b"hvcC", 0),
+    ];
+    assert_eq!(&out[body_at(&out, &path)], &raw[..]);
 }

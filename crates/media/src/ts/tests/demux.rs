@@ -111,7 +111,7 @@ fn mux_by_gop(stream: &FlvStream, sequence: u64, out: &mut Vec<u8>) -> u64 {
             })
             .collect();
         write_segment(
-            Some(&stream.video),
+            Some(&CodecConfig::Avc(stream.video.clone())),
             Some(&stream.audio),
             &segment,
             sequence,
@@ -437,12 +437,12 @@ fn pmt_packet(cc: u8, streams: &[(u8, u16)]) -> Vec<u8> {
 }
 
 #[test]
-fn h265_is_reported_unsupported_once_and_audio_goes_on() {
+fn mpeg2_video_is_reported_unsupported_once_and_audio_goes_on() {
     let mut ts = TS_4S.to_vec();
     for p in ts.chunks_mut(PACKET_SIZE) {
         if u16::from_be_bytes([p[1], p[2]]) & 0x1FFF == PMT_PID {
             let cc = p[3] & 0x0F;
-            p.copy_from_slice(&pmt_packet(cc, &[(0x24, VIDEO_PID), (0x0F, AUDIO_PID)]));
+            p.copy_from_slice(&pmt_packet(cc, &[(0x02, VIDEO_PID), (0x0F, AUDIO_PID)]));
         }
     }
     let d = demux(&ts, 1316);
@@ -450,8 +450,8 @@ fn h265_is_reported_unsupported_once_and_audio_goes_on() {
         d.errors,
         vec![TsError::UnsupportedStream {
             pid: VIDEO_PID,
-            stream_type: 0x24,
-            name: "H.265/HEVC"
+            stream_type: 0x02,
+            name: "MPEG-2 video"
         }]
     );
     assert!(d.video.is_empty());
@@ -463,7 +463,7 @@ fn h265_is_reported_unsupported_once_and_audio_goes_on() {
 fn audio_only_stream(pes: &[(i64, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     write_pat(&mut out, 0);
-    write_pmt(&mut out, 0, false, true);
+    write_pmt(&mut out, 0, None, true);
     let mut writer = PidWriter::new(AUDIO_PID);
     for (pts, body) in pes {
         let header = PesHeader::new(0xC0, *pts, *pts, None).expect("header");

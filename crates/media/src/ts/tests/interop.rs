@@ -93,7 +93,7 @@ fn ts_samples(stream: &FlvStream) -> Vec<TsSample<'_>> {
 fn mux(stream: &FlvStream, samples: &[TsSample<'_>], sequence: u64) -> Vec<u8> {
     let mut out = Vec::new();
     write_segment(
-        Some(&stream.video),
+        Some(&crate::codec::CodecConfig::Avc(stream.video.clone())),
         Some(&stream.audio),
         samples,
         sequence,

@@ -2,6 +2,7 @@
 
 mod demux;
 mod flv_reader;
+mod hevc;
 mod interop;
 
 use bytes::Bytes;
@@ -16,8 +17,8 @@ const PPS: &[u8] = &[0x68, 0xEB, 0xE3, 0xCB];
 const FRAME: i64 = 3003;
 const AAC_FRAME: i64 = 1920;
 
-fn avc_config() -> AvcConfig {
-    AvcConfig {
+fn avc_config() -> CodecConfig {
+    CodecConfig::Avc(crate::codec::AvcConfig {
         record: Bytes::new(),
         nal_length_size: 4,
         sps: vec![Bytes::from_static(SPS)],
@@ -30,7 +31,7 @@ fn avc_config() -> AvcConfig {
             height: 720,
             frame_rate: None,
         },
-    }
+    })
 }
 
 fn aac_config() -> AacConfig {
@@ -495,8 +496,10 @@ fn errors_leave_out_untouched() {
         data,
     };
     let mut bad_length_size = video.clone();
-    bad_length_size.nal_length_size = 3;
-    let cases: Vec<(Option<&AvcConfig>, Option<&AacConfig>, TsSample<'_>)> = vec![
+    if let CodecConfig::Avc(c) = &mut bad_length_size {
+        c.nal_length_size = 3;
+    }
+    let cases: Vec<(Option<&CodecConfig>, Option<&AacConfig>, TsSample<'_>)> = vec![
         (
             Some(&video),
             Some(&audio),

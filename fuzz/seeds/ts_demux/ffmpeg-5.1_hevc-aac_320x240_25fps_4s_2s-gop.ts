@@ -1,0 +1,1 @@
+../../../fixtures/ffmpeg-5.1_hevc-aac_320x240_25fps_4s_2s-gop.ts
