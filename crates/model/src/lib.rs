@@ -14,6 +14,7 @@ mod ingest;
 mod input;
 pub mod limits;
 mod parse;
+pub mod request_args;
 mod response;
 #[cfg(feature = "schema")]
 mod schema;
@@ -44,6 +45,7 @@ pub use input::{
     SecondarySourcesInfo, SourcesInfo,
 };
 pub use parse::{parse_and_validate_channel, parse_channel, parse_channels};
+pub use request_args::{RequestArgsError, TimeRequest};
 pub use response::{
     result_codes, ChannelListResponse, ChannelStateRequest, CreateChannelResponse, ErrorResponse,
     SourceRsp,

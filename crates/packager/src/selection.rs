@@ -27,12 +27,12 @@ pub fn applies(item: &StreamSelectionItem, query: Option<&str>) -> bool {
             Some((n, v)) => (n, Some(v)),
             None => (pair, None),
         };
-        if decode(name) != want_name {
+        if model::request_args::percent_decode(name) != want_name {
             return false;
         }
         match want_value {
             None => true,
-            Some(want) => value.is_some_and(|v| decode(v) == want),
+            Some(want) => value.is_some_and(|v| model::request_args::percent_decode(v) == want),
         }
     })
 }
@@ -43,33 +43,6 @@ pub fn keeps(items: &[StreamSelectionItem], query: Option<&str>, bitrate: u64) -
         i.min_bandwidth.is_none_or(|min| bitrate >= min)
             && i.max_bandwidth.is_none_or(|max| bitrate <= max)
     })
-}
-
-/// Percent-decodes a query component (`+` is a space); malformed escapes stay as written.
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -130,10 +103,11 @@ mod tests {
     }
 
     #[test]
-    fn malformed_escapes_are_kept_as_written() {
-        assert_eq!(decode("a%2"), "a%2");
-        assert_eq!(decode("a%zz"), "a%zz");
-        assert_eq!(decode("%41+b"), "A b");
-        assert_eq!(decode("%"), "%");
+    fn keys_are_percent_decoded_like_time_parameters() {
+        let items = [item(Some("bit rate=lo w"), None, Some(500_000))];
+        assert!(!keeps(&items, Some("bit%20rate=lo+w"), 800_000));
+        // A malformed escape stays as written; `%+1` is not a byte.
+        assert!(keeps(&items, Some("bit%2rate=lo+w"), 800_000));
+        assert!(keeps(&items, Some("bit%+1rate=lo+w"), 800_000));
     }
 }

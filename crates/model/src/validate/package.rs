@@ -4,11 +4,16 @@ use super::Problems;
 use crate::encryption::{Encryption, RequestMode, SystemId};
 use crate::endpoint::{
     parse_hls_version, DashPackageItem, EndpointItem, HlsPackageItem, PackageKind, PackageRef,
+    PackageRequestArgs,
 };
 use crate::limits::{
     DASH_AD_MARKER, DASH_TIMING_SECONDS, HLS_AD_MARKER, HLS_VERSIONS, MAX_BITRATE,
     MAX_DRM_HTTP_HEADERS, MAX_PLAYLIST_WINDOW_SECONDS, MAX_SEGMENT_DURATION_SECONDS,
     MIN_PLAYLIST_SEGMENTS, MIN_SEGMENT_DURATION_SECONDS,
+};
+use crate::request_args::{
+    check_record_format, name_or, parse_record_unit, parse_shift_unit, DEFAULT_BACK_PARAM,
+    DEFAULT_DELAY_PARAM, DEFAULT_END_PARAM, DEFAULT_START_PARAM, FORMAT_RULE,
 };
 use crate::url::{parse_absolute_url, parse_package_url};
 
@@ -81,6 +86,174 @@ fn check_common(problems: &mut Problems, package: &PackageRef<'_>) {
             &format!("{path}.encryption"),
             package.kind,
             encryption,
+        );
+    }
+    if let Some(args) = package.request_args {
+        check_request_args(problems, &format!("{path}.request_args"), args);
+    }
+}
+
+/// One use of a query parameter name by `request_args`.
+struct NameUse<'a> {
+    name: &'a str,
+    /// What the name stands for, e.g. `record start_time`.
+    role: &'static str,
+    /// JSON path of the field that sets it; `None` for a default.
+    path: Option<String>,
+}
+
+impl<'a> NameUse<'a> {
+    /// The name a field sets, or its default when the field is missing (or empty, which is
+    /// reported), as the resolver reads it.
+    fn field(
+        problems: &mut Problems,
+        path: String,
+        name: Option<&'a str>,
+        default: &'static str,
+        role: &'static str,
+    ) -> NameUse<'a> {
+        if name == Some("") {
+            problems.push(path.clone(), "must not be empty");
+        }
+        NameUse {
+            name: name_or(name, default),
+            role,
+            path: name.is_some_and(|n| !n.is_empty()).then_some(path),
+        }
+    }
+
+    /// The default name of a role whose list is missing or empty.
+    fn default(name: &'static str, role: &'static str) -> NameUse<'a> {
+        NameUse {
+            name,
+            role,
+            path: None,
+        }
+    }
+}
+
+/// A `timeshift` or `live` list: entries of a name and a unit.
+struct ShiftList {
+    list: &'static str,
+    field: &'static str,
+    default: &'static str,
+    role: &'static str,
+}
+
+impl ShiftList {
+    /// Checks the entries (name, unit) and records the names they use.
+    fn check<'a>(
+        &self,
+        problems: &mut Problems,
+        uses: &mut Vec<NameUse<'a>>,
+        path: &str,
+        entries: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    ) {
+        let before = uses.len();
+        for (i, (name, unit)) in entries.enumerate() {
+            let item = format!("{path}.{}[{i}]", self.list);
+            let name_path = format!("{item}.{}", self.field);
+            uses.push(NameUse::field(
+                problems,
+                name_path,
+                name,
+                self.default,
+                self.role,
+            ));
+            if let Some(Err(reason)) = unit.map(parse_shift_unit) {
+                problems.push(format!("{item}.unit"), reason);
+            }
+        }
+        if uses.len() == before {
+            uses.push(NameUse::default(self.default, self.role));
+        }
+    }
+}
+
+/// `request_args`: formats and units the resolver understands, non-empty names, and no name
+/// serving two roles (a request carrying it would ask for two things). Missing names and
+/// missing or empty lists take the defaults, as in the resolver, and count as uses.
+fn check_request_args(problems: &mut Problems, path: &str, args: &PackageRequestArgs) {
+    const START: &str = "record start_time";
+    const END: &str = "record end_time";
+    let mut uses: Vec<NameUse<'_>> = Vec::new();
+    let records = args.record.as_deref().unwrap_or_default();
+    if records.is_empty() {
+        uses.push(NameUse::default(DEFAULT_START_PARAM, START));
+        uses.push(NameUse::default(DEFAULT_END_PARAM, END));
+    }
+    for (i, entry) in records.iter().enumerate() {
+        let item = format!("{path}.record[{i}]");
+        let (start, end) = (entry.start_time.as_deref(), entry.end_time.as_deref());
+        let start_path = format!("{item}.start_time");
+        uses.push(NameUse::field(
+            problems,
+            start_path,
+            start,
+            DEFAULT_START_PARAM,
+            START,
+        ));
+        let end_path = format!("{item}.end_time");
+        uses.push(NameUse::field(
+            problems,
+            end_path,
+            end,
+            DEFAULT_END_PARAM,
+            END,
+        ));
+        if let Some(format) = entry.format.as_deref() {
+            if let Err(reason) = check_record_format(format) {
+                problems.push(
+                    format!("{item}.format"),
+                    format!("{FORMAT_RULE}, got {format:?}: {reason}"),
+                );
+            }
+        }
+        if let Some(Err(reason)) = entry.unit.as_deref().map(parse_record_unit) {
+            problems.push(format!("{item}.unit"), reason);
+        }
+    }
+    let timeshift = args.timeshift.iter().flatten();
+    let timeshift = timeshift.map(|e| (e.back_time.as_deref(), e.unit.as_deref()));
+    let live = args.live.iter().flatten();
+    let live = live.map(|e| (e.delay.as_deref(), e.unit.as_deref()));
+    let timeshift_list = ShiftList {
+        list: "timeshift",
+        field: "back_time",
+        default: DEFAULT_BACK_PARAM,
+        role: "timeshift back_time",
+    };
+    let live_list = ShiftList {
+        list: "live",
+        field: "delay",
+        default: DEFAULT_DELAY_PARAM,
+        role: "live delay",
+    };
+    timeshift_list.check(problems, &mut uses, path, timeshift);
+    live_list.check(problems, &mut uses, path, live);
+    for (i, here) in uses.iter().enumerate() {
+        let Some(first) = uses[..i]
+            .iter()
+            .find(|u| u.name == here.name && u.role != here.role)
+        else {
+            continue;
+        };
+        // Reported at a field that sets the name (two defaults never clash), naming the other use.
+        let (at, other) = match (&here.path, &first.path) {
+            (Some(at), _) => (at, first),
+            (None, Some(at)) => (at, here),
+            (None, None) => continue,
+        };
+        let other_where = match &other.path {
+            Some(path) => format!("at {path}"),
+            None => "by default".to_owned(),
+        };
+        problems.push(
+            at.clone(),
+            format!(
+                "{:?} is also the {} parameter ({other_where}); one name cannot serve two roles",
+                here.name, other.role
+            ),
         );
     }
 }

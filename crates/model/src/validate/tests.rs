@@ -1306,6 +1306,175 @@ fn outputs_overall() {
 }
 
 #[test]
+fn request_args() {
+    const HLS: &str = "/endpoints/0/hls_package/0/request_args";
+    const ARGS: &str = "endpoints[0].hls_package[0].request_args";
+    run(vec![
+        ok(
+            "custom names, several entries",
+            vec![set(
+                HLS,
+                json!({
+                    "record": [
+                        {"start_time": "begin", "end_time": "end", "format": "timestamp", "unit": "second"},
+                        {"start_time": "from", "end_time": "to", "format": "YYYY-MM-DDTHH:mm:ss.SSSZ"},
+                        {"start_time": "begin", "end_time": "end", "format": "TIMESTAMP", "unit": "ms"}
+                    ],
+                    "timeshift": [{"back_time": "shift", "unit": "minute"}, {"back_time": "back"}],
+                    "live": [{"delay": "lag", "unit": "milliseconds"}]
+                }),
+            )],
+        ),
+        ok(
+            "empty lists",
+            vec![set(HLS, json!({"record": [], "timeshift": [], "live": []}))],
+        ),
+        ok(
+            "pattern with a unit (ignored)",
+            vec![set(
+                "/endpoints/0/dash_package/0/request_args",
+                json!({"record": [{"format": "YYYYMMDDHHmmss", "unit": "s"}]}),
+            )],
+        ),
+        ok(
+            "one name in two packages",
+            vec![
+                set(HLS, json!({"live": [{"delay": "t"}]})),
+                set(
+                    "/endpoints/0/dash_package/0/request_args",
+                    json!({"timeshift": [{"back_time": "t"}]}),
+                ),
+            ],
+        ),
+        bad(
+            "format without time",
+            vec![set(HLS, json!({"record": [{"format": "YYYY-MM-DD"}]}))],
+            "endpoints[0].hls_package[0].request_args.record[0].format",
+            "must be \"timestamp\" or a date pattern such as YYYYMMDDHHmmss (YYYY, MM, DD, HH, mm \
+             and ss each once, optionally SSS, other characters literal), got \"YYYY-MM-DD\": \
+             HH is missing",
+        ),
+        bad(
+            "unknown format",
+            vec![set(
+                HLS,
+                json!({"record": [{"format": "timestamp"}, {"format": "unix"}]}),
+            )],
+            "endpoints[0].hls_package[0].request_args.record[1].format",
+            "got \"unix\": YYYY is missing",
+        ),
+        bad(
+            "token twice",
+            vec![set(
+                HLS,
+                json!({"record": [{"format": "YYYYMMDDHHmmssss"}]}),
+            )],
+            "endpoints[0].hls_package[0].request_args.record[0].format",
+            "ss appears 2 times; once is allowed",
+        ),
+        bad(
+            "record unit minute",
+            vec![set(
+                HLS,
+                json!({"record": [{"format": "timestamp", "unit": "minute"}]}),
+            )],
+            "endpoints[0].hls_package[0].request_args.record[0].unit",
+            "must be second or millisecond (also s, seconds, ms, milliseconds), got \"minute\"",
+        ),
+        bad(
+            "timeshift unit hour",
+            vec![set(
+                "/endpoints/0/dash_package/0/request_args",
+                json!({"timeshift": [{"back_time": "back", "unit": "hour"}]}),
+            )],
+            "endpoints[0].dash_package[0].request_args.timeshift[0].unit",
+            "must be second, millisecond or minute (also s, seconds, ms, milliseconds, min, \
+             minutes), got \"hour\"",
+        ),
+        bad(
+            "live unit empty",
+            vec![set(
+                "/endpoints/0/mss_package/0/request_args",
+                json!({"live": [{"delay": "delay", "unit": ""}]}),
+            )],
+            "endpoints[0].mss_package[0].request_args.live[0].unit",
+            "got \"\"",
+        ),
+        bad(
+            "empty start name",
+            vec![set(HLS, json!({"record": [{"start_time": ""}]}))],
+            "endpoints[0].hls_package[0].request_args.record[0].start_time",
+            "must not be empty",
+        ),
+        bad(
+            "empty delay name",
+            vec![set(HLS, json!({"live": [{"delay": ""}]}))],
+            "endpoints[0].hls_package[0].request_args.live[0].delay",
+            "must not be empty",
+        ),
+        bad(
+            "start = end",
+            vec![set(
+                HLS,
+                json!({"record": [{"start_time": "t", "end_time": "t"}]}),
+            )],
+            "endpoints[0].hls_package[0].request_args.record[0].end_time",
+            "\"t\" is also the record start_time parameter \
+             (at endpoints[0].hls_package[0].request_args.record[0].start_time); \
+             one name cannot serve two roles",
+        ),
+        bad(
+            "delay = back_time",
+            vec![set(
+                HLS,
+                json!({"timeshift": [{"back_time": "x"}], "live": [{"delay": "x"}]}),
+            )],
+            "endpoints[0].hls_package[0].request_args.live[0].delay",
+            "\"x\" is also the timeshift back_time parameter \
+             (at endpoints[0].hls_package[0].request_args.timeshift[0].back_time)",
+        ),
+        bad(
+            "end of a second entry = start of the first",
+            vec![set(
+                HLS,
+                json!({"record": [{"start_time": "a", "end_time": "b"}, {"start_time": "c", "end_time": "a"}]}),
+            )],
+            "endpoints[0].hls_package[0].request_args.record[1].end_time",
+            "\"a\" is also the record start_time parameter",
+        ),
+        bad(
+            "a default name",
+            vec![set(HLS, json!({"record": [{"start_time": "delay"}]}))],
+            "endpoints[0].hls_package[0].request_args.record[0].start_time",
+            "\"delay\" is also the live delay parameter (by default); one name cannot serve two \
+             roles",
+        ),
+        bad(
+            "a default name of the same entry",
+            vec![set(HLS, json!({"timeshift": [{"back_time": "end"}]}))],
+            "endpoints[0].hls_package[0].request_args.timeshift[0].back_time",
+            "\"end\" is also the record end_time parameter (by default)",
+        ),
+    ]);
+    // Each problem is reported once, at its own path.
+    let mut doc: Value = serde_json::from_str(EXAMPLE_REQUEST).expect("spec example is JSON");
+    doc["endpoints"][0]["hls_package"][0]["request_args"] = json!({
+        "record": [{"start_time": "s", "end_time": "s", "format": "YYYY", "unit": "h"}],
+    });
+    let channel = parse_channel(&doc.to_string()).expect("parses");
+    let problems = channel.validate().expect_err("three problems");
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            format!("{ARGS}.record[0].format"),
+            format!("{ARGS}.record[0].unit"),
+            format!("{ARGS}.record[0].end_time"),
+        ]
+    );
+}
+
+#[test]
 fn every_problem_is_reported() {
     let mut doc: Value = serde_json::from_str(EXAMPLE_REQUEST).expect("spec example is JSON");
     doc["id"] = json!("");
