@@ -737,7 +737,7 @@ fn demux_segment(demuxer: &mut TsDemuxer, body: &[u8], url: &Url, sequence: u64)
         events,
         frames,
         why_empty: format!(
-            "segment {sequence} holds no H.264 or AAC frame ({errors} MPEG-TS errors)"
+            "segment {sequence} holds no video or audio frame ({errors} MPEG-TS errors)"
         ),
     }
 }
@@ -815,7 +815,7 @@ impl Fmp4Reader {
         }
         if frames.is_empty() {
             return Ok(DemuxedSegment::failed(format!(
-                "fMP4 segment {sequence} holds no H.264 or AAC frame"
+                "fMP4 segment {sequence} holds no video or audio frame"
             )));
         }
         let tracks = demuxer.tracks();

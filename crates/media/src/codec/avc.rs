@@ -12,6 +12,8 @@ const WHAT: &str = "AVCDecoderConfigurationRecord";
 pub const NAL_TYPE_IDR: u8 = 5;
 /// NAL unit type of a picture parameter set.
 pub const NAL_TYPE_PPS: u8 = 8;
+/// NAL unit type of an access unit delimiter.
+pub const NAL_TYPE_AUD: u8 = 9;
 
 impl AvcConfig {
     /// Parses an AVCDecoderConfigurationRecord (the `avcC` payload, or an FLV AVC sequence header).

@@ -35,11 +35,6 @@ pub fn is_irap(nal_type: u8) -> bool {
     (16..=23).contains(&nal_type)
 }
 
-/// Whether a NAL unit type is a coded slice (VCL, types 0 to 31).
-pub fn is_vcl(nal_type: u8) -> bool {
-    nal_type < 32
-}
-
 /// H.265 sequence parameter set facts that manifests and sample entries need.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HevcInfo {

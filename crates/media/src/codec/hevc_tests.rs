@@ -63,7 +63,6 @@ fn nal_types() {
     assert_eq!(nal_type(&hex(SPS)), NAL_SPS);
     assert_eq!(nal_type(&hex(PPS)), NAL_PPS);
     assert!(is_irap(19) && is_irap(21) && !is_irap(1) && !is_irap(24));
-    assert!(is_vcl(1) && !is_vcl(NAL_VPS));
 }
 
 #[test]

@@ -219,7 +219,7 @@ impl FragmentDemuxer {
             let detail = if demuxer.skipped.is_empty() {
                 "the init segment has no track".to_string()
             } else {
-                format!("no H.264 or AAC track: {}", demuxer.skipped.join("; "))
+                format!("no H.264, H.265 or AAC track: {}", demuxer.skipped.join("; "))
             };
             return Err(MediaError::Unsupported {
                 what: "fMP4 tracks",
@@ -603,15 +603,7 @@ fn track_info(trak: &Trak) -> Result<TrackOutcome, MediaError> {
 
 /// An H.264 track from its `avcC`.
 fn avc_track(avcc: &mp4_atom::Avcc, track_id: u32) -> Result<TrackInfo, MediaError> {
-    let mut encoded = Vec::new();
-    avcc.encode(&mut encoded).map_err(|e| {
-        invalid(
-            WHAT_INIT,
-            0,
-            format!("track {track_id}: avcC does not re-encode: {e}"),
-        )
-    })?;
-    let record = Bytes::from(encoded).slice(8..);
+    let record = config_record(avcc, "avcC", track_id)?;
     let config = AvcConfig::parse(record).map_err(|e| in_track(e, track_id))?;
     Ok(TrackInfo::video(config))
 }
@@ -619,17 +611,22 @@ fn avc_track(avcc: &mp4_atom::Avcc, track_id: u32) -> Result<TrackInfo, MediaErr
 /// An H.265 track from its `hvcC` (in `hvc1`, or in `hev1`, whose record must still hold the
 /// parameter sets: the track's configuration comes from them).
 fn hevc_track(hvcc: &mp4_atom::Hvcc, track_id: u32) -> Result<TrackInfo, MediaError> {
+    let record = config_record(hvcc, "hvcC", track_id)?;
+    let config = HevcConfig::parse(record).map_err(|e| in_track(e, track_id))?;
+    Ok(TrackInfo::hevc(config))
+}
+
+/// The body of a decoder configuration box as `mp4-atom` encodes it (its 8-byte header cut).
+fn config_record(atom: &impl Encode, name: &str, track_id: u32) -> Result<Bytes, MediaError> {
     let mut encoded = Vec::new();
-    hvcc.encode(&mut encoded).map_err(|e| {
+    atom.encode(&mut encoded).map_err(|e| {
         invalid(
             WHAT_INIT,
             0,
-            format!("track {track_id}: hvcC does not re-encode: {e}"),
+            format!("track {track_id}: {name} does not re-encode: {e}"),
         )
     })?;
-    let record = Bytes::from(encoded).slice(8..);
-    let config = HevcConfig::parse(record).map_err(|e| in_track(e, track_id))?;
-    Ok(TrackInfo::hevc(config))
+    Ok(Bytes::from(encoded).slice(8..))
 }
 
 /// An AAC track from the `esds` of its `mp4a`; another MPEG-4 audio codec is unsupported.

@@ -45,24 +45,6 @@ fn aac(track: &TrackInfo) -> &AacConfig {
     }
 }
 
-/// The body of the box at the end of `path` inside `bytes`, each step skipping the given
-/// bytes of its body before its children.
-fn body_at<'a>(bytes: &'a [u8], path: &[(&[u8; 4], usize)]) -> &'a [u8] {
-    let mut body = bytes;
-    for (kind, skip) in path {
-        let mut pos = 0;
-        loop {
-            let found = read_box(body, pos, "test").expect("box on the path");
-            if &found.kind == *kind {
-                body = &body[found.body + skip..found.end];
-                break;
-            }
-            pos = found.end;
-        }
-    }
-    body
-}
-
 // ---------------------------------------------------------------------------------------------
 // FFmpeg's fMP4 HLS fixture
 
@@ -91,19 +73,7 @@ fn the_fixture_init_gives_h264_and_aac() {
 #[test]
 fn the_re_encoded_avcc_is_the_received_record() {
     let init = fixture("init.mp4");
-    let raw_avcc = body_at(
-        &init,
-        &[
-            (b"moov", 0),
-            (b"trak", 0),
-            (b"mdia", 0),
-            (b"minf", 0),
-            (b"stbl", 0),
-            (b"stsd", 8),
-            (b"avc1", 78),
-            (b"avcC", 0),
-        ],
-    );
+    let raw_avcc = &init[crate::fmp4::tests::body_at(&init, &crate::fmp4::tests::AVCC_PATH)];
     let demuxer = FragmentDemuxer::from_init(&init).expect("init parses");
     let tracks = demuxer.tracks();
     assert_eq!(avc(&tracks[0]).record.as_ref(), raw_avcc);

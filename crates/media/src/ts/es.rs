@@ -1,5 +1,7 @@
 //! Elementary stream framing: AVCC access units to Annex B, raw AAC frames to ADTS.
 
+use crate::codec::avc::{self, NAL_TYPE_AUD};
+use crate::codec::sps::NAL_TYPE_SPS;
 use crate::codec::{hevc, AacConfig, CodecConfig};
 
 use super::psi::{STREAM_TYPE_H264, STREAM_TYPE_H265};
@@ -71,16 +73,26 @@ impl<'a> VideoEs<'a> {
         if self.hevc {
             hevc::nal_type(nal)
         } else {
-            nal.first().map_or(0, |b| b & 0x1F)
+            avc::nal_type(nal)
         }
     }
 
     fn is_aud(&self, nal: &[u8]) -> bool {
-        self.nal_type(nal) == if self.hevc { hevc::NAL_AUD } else { 9 }
+        self.nal_type(nal)
+            == if self.hevc {
+                hevc::NAL_AUD
+            } else {
+                NAL_TYPE_AUD
+            }
     }
 
     fn is_sps(&self, nal: &[u8]) -> bool {
-        self.nal_type(nal) == if self.hevc { hevc::NAL_SPS } else { 7 }
+        self.nal_type(nal)
+            == if self.hevc {
+                hevc::NAL_SPS
+            } else {
+                NAL_TYPE_SPS
+            }
     }
 
     /// Where the parameter sets go: H.264 before the first slice, H.265 before the first

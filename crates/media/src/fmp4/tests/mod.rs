@@ -75,7 +75,7 @@ fn decode_init(bytes: &[u8]) -> (Ftyp, Moov) {
 
 /// The body of the box at the end of `path`, each step skipping the given bytes of its
 /// body before its children.
-const AVCC_PATH: [(&[u8; 4], usize); 8] = [
+pub(super) const AVCC_PATH: [(&[u8; 4], usize); 8] = [
     (b"moov", 0),
     (b"trak", 0),
     (b"mdia", 0),
@@ -86,7 +86,7 @@ const AVCC_PATH: [(&[u8; 4], usize); 8] = [
     (b"avcC", 0),
 ];
 
-fn body_at(bytes: &[u8], path: &[(&[u8; 4], usize)]) -> Range<usize> {
+pub(super) fn body_at(bytes: &[u8], path: &[(&[u8; 4], usize)]) -> Range<usize> {
     let mut body = 0..bytes.len();
     for (kind, skip) in path {
         let found = find_box(bytes, body, kind).expect("box on the path");
