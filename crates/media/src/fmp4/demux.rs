@@ -219,7 +219,10 @@ impl FragmentDemuxer {
             let detail = if demuxer.skipped.is_empty() {
                 "the init segment has no track".to_string()
             } else {
-                format!("no H.264, H.265 or AAC track: {}", demuxer.skipped.join("; "))
+                format!(
+                    "no H.264, H.265 or AAC track: {}",
+                    demuxer.skipped.join("; ")
+                )
             };
             return Err(MediaError::Unsupported {
                 what: "fMP4 tracks",
