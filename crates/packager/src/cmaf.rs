@@ -25,7 +25,7 @@ pub fn track_samples(segment: &Segment, kind: TrackKind) -> Option<&TrackSamples
         TrackKind::Video => segment.video.as_ref(),
         TrackKind::Audio => segment.audio.as_ref(),
     };
-    track.filter(|t| !t.samples.is_empty())
+    track.filter(|t| t.sample_count() > 0)
 }
 
 /// The `trun` view of a track's samples.
@@ -74,7 +74,12 @@ pub fn fragment_with(
         .iter()
         .map(|s| sample_data(bytes, s))
         .collect::<Result<_, _>>()?;
-    let base = u64::try_from(track.samples[0].dts).map_err(|_| MediaError::Invalid {
+    let first = track.samples.first().ok_or_else(|| MediaError::Invalid {
+        what: "CMAF fragment",
+        offset: 0,
+        reason: format!("segment {} was not loaded in full", segment.sequence),
+    })?;
+    let base = u64::try_from(first.dts).map_err(|_| MediaError::Invalid {
         what: "CMAF fragment",
         offset: 0,
         reason: "negative decode time".into(),

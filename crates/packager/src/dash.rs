@@ -264,10 +264,7 @@ fn find_in_timescale(
     let target = MediaTime::new(i64::try_from(time).ok()?, timescale);
     // Segments without that track sort by their start; the order is the same.
     let first_time = |s: &Segment| match cmaf::track_samples(s, kind) {
-        Some(t) => t
-            .samples
-            .first()
-            .map_or(s.start_time(), |x| MediaTime::new(x.dts, t.timescale())),
+        Some(t) => t.first_dts().unwrap_or(s.start_time()),
         None => s.start_time(),
     };
     let i = view
@@ -275,8 +272,8 @@ fn find_in_timescale(
         .partition_point(|s| first_time(s.as_ref()) < target);
     let segment = view.segments.get(i)?;
     let track = cmaf::track_samples(segment, kind)?;
-    let first = track.samples.first()?;
-    (track.timescale() == timescale && first.dts == target.ticks).then_some(segment)
+    let first = track.first_dts_ticks()?;
+    (track.timescale() == timescale && first == target.ticks).then_some(segment)
 }
 
 /// Writes the dynamic MPD of `renditions` (in the given order; renditions without video only
@@ -571,12 +568,12 @@ impl Timeline {
                 if track.timescale() != timescale {
                     return None;
                 }
-                let t = u64::try_from(track.samples.first()?.dts).ok()?;
-                let durations = track.samples.iter().map(|x| u64::from(x.duration));
+                let summary = track.summary();
+                let t = u64::try_from(summary.first_dts).ok()?;
                 Some(Raw {
                     t,
-                    sum: durations.clone().sum(),
-                    longest: durations.max().unwrap_or(0),
+                    sum: summary.duration,
+                    longest: u64::from(summary.longest_duration),
                     discontinuity: s.discontinuity,
                 })
             })
@@ -704,8 +701,8 @@ fn video_frame_rate(
             .iter()
             .rev()
             .find_map(|s| cmaf::track_samples(s, TrackKind::Video))?;
-        let n = newest.samples.len();
-        let total: u64 = newest.samples.iter().map(|s| u64::from(s.duration)).sum();
+        let summary = newest.summary();
+        let (n, total) = (summary.count, summary.duration);
         (n > 1 && total > 0).then(|| n as f64 * f64::from(newest.timescale().get()) / total as f64)
     };
     sps_rate
@@ -876,9 +873,8 @@ fn audio_bandwidth(rep: &Rep<'_>) -> u64 {
         .filter_map(|s| cmaf::track_samples(s, TrackKind::Audio))
         .filter(|t| t.timescale().get() == rep.timeline.timescale)
         .filter(|t| {
-            t.samples
-                .first()
-                .and_then(|x| u64::try_from(x.dts).ok())
+            t.first_dts_ticks()
+                .and_then(|dts| u64::try_from(dts).ok())
                 .is_some_and(|dts| firsts.binary_search(&dts).is_ok())
         })
         .map(|t| t.payload_bytes())

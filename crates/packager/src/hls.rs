@@ -299,7 +299,7 @@ pub fn write_media_playlist(
                         if let Some(first) = track.first_dts() {
                             date_time = wall_clock_date_time(first.as_millis());
                         }
-                        let ticks: u64 = track.samples.iter().map(|x| u64::from(x.duration)).sum();
+                        let ticks = track.summary().duration;
                         ticks as f64 / f64::from(track.timescale().get())
                     }
                 };

@@ -40,8 +40,8 @@ impl Variant {
         let sps_rate = video.and_then(|t| t.codec.frame_rate());
         let measured_rate = || {
             newest.video.as_ref().and_then(|v| {
-                let n = v.samples.len();
-                let total: u64 = v.samples.iter().map(|s| u64::from(s.duration)).sum();
+                let summary = v.summary();
+                let (n, total) = (summary.count, summary.duration);
                 (n > 1 && total > 0)
                     .then(|| n as f64 * f64::from(v.track.timescale.get()) / total as f64)
             })

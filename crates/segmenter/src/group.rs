@@ -130,10 +130,16 @@ fn merge(first: &Segment, last: &Segment, members: &[Arc<Segment>], sequence: u6
     let track = |pick: fn(&Segment) -> Option<&TrackSamples>| -> Option<TrackSamples> {
         let mut tracks = members.iter().filter_map(|m| pick(m));
         let head = tracks.next()?;
-        let mut merged = TrackSamples {
-            track: head.track.clone(),
-            samples: head.samples.clone(),
-        };
+        if members
+            .iter()
+            .filter_map(|m| pick(m))
+            .any(TrackSamples::is_summary_only)
+        {
+            // Members read from the catch-up index: the group is known by its aggregates too.
+            let summary = tracks.fold(head.summary(), |acc, t| acc.then(&t.summary()));
+            return Some(TrackSamples::summarized(head.track.clone(), summary));
+        }
+        let mut merged = TrackSamples::new(head.track.clone(), head.samples.clone());
         for t in tracks {
             merged.samples.extend_from_slice(&t.samples);
         }

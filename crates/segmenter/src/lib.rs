@@ -14,7 +14,7 @@ pub mod timeline;
 pub mod window;
 
 pub use rendition::Rendition;
-pub use segment::{Sample, Segment, TrackSamples};
+pub use segment::{Sample, Segment, TrackSamples, TrackSummary};
 pub use segmenter::{RenditionSegmenter, SegmenterConfig};
 pub use store::{
     DiskStore, DiskStoreConfig, InMemory, MemoryReader, Payload, PayloadReader, PayloadSink,

@@ -397,6 +397,7 @@ impl RenditionSegmenter {
         }
         self.raise_high_water(end);
         let video = open.video_track.map(|track| TrackSamples {
+            stored_summary: None,
             samples: with_durations(open.video, end, track.timescale, DEFAULT_FRAME_TICKS),
             track,
         });
@@ -406,6 +407,7 @@ impl RenditionSegmenter {
                 .aac()
                 .map_or(1024, |aac| i64::from(aac.samples_per_frame));
             TrackSamples {
+                stored_summary: None,
                 samples: with_durations(open.audio, i64::MIN, track.timescale, frame),
                 track,
             }

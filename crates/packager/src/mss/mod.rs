@@ -185,7 +185,7 @@ impl Span {
 /// The Smooth start of `segment`'s fragment of `kind`: its first sample's decode time.
 pub(crate) fn fragment_start(segment: &Segment, kind: TrackKind) -> Option<u64> {
     let track = track_samples(segment, kind)?;
-    to_mss_time(track.samples.first()?.dts, track.timescale())
+    to_mss_time(track.first_dts_ticks()?, track.timescale())
 }
 
 /// Where `segment`'s fragment of `kind` lies, given the segment after it in the rendition
@@ -200,15 +200,14 @@ pub(crate) fn fragment_span(
 ) -> Option<Span> {
     let track = track_samples(segment, kind)?;
     let timescale = track.timescale();
-    let (first, last) = (track.samples.first()?, track.samples.last()?);
-    let before_last: i64 = track.samples[..track.samples.len() - 1]
-        .iter()
-        .map(|s| i64::from(s.duration))
-        .sum();
-    let last_dts = first.dts.checked_add(before_last)?;
-    let start = to_mss_time(first.dts, timescale)?;
+    let summary = track.summary();
+    let last_dts = summary.last_dts();
+    let start = to_mss_time(summary.first_dts, timescale)?;
     let last_start = to_mss_time(last_dts, timescale)?;
-    let own_end = to_mss_time(last_dts.checked_add(i64::from(last.duration))?, timescale)?;
+    let own_end = to_mss_time(
+        last_dts.checked_add(i64::from(summary.last_duration))?,
+        timescale,
+    )?;
     let tolerance = own_end - last_start;
     let next_start = next
         .filter(|n| !n.discontinuity)

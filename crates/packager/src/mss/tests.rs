@@ -542,6 +542,7 @@ fn short_nal_lengths_become_four_bytes() {
         discontinuity: false,
         discontinuity_sequence: 0,
         video: Some(TrackSamples {
+            stored_summary: None,
             track,
             samples: vec![Sample {
                 dts: start,
@@ -639,10 +640,12 @@ fn thousand_segments() -> Vec<Arc<Segment>> {
                 discontinuity: false,
                 discontinuity_sequence: 0,
                 video: Some(TrackSamples {
+                    stored_summary: None,
                     track: video_track.clone(),
                     samples: samples(start, 60, 3003, 6006),
                 }),
                 audio: Some(TrackSamples {
+                    stored_summary: None,
                     track: audio_track.clone(),
                     samples: samples(t0 * 48_000 + i * 94 * 1024, 94, 1024, 0),
                 }),

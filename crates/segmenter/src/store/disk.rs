@@ -648,6 +648,7 @@ fn read_index(dir: &Path, id: u32) -> io::Result<(Vec<Segment>, u64)> {
                         break;
                     };
                     let samples = TrackSamples {
+                        stored_summary: None,
                         track: info.clone(),
                         samples: t.samples,
                     };

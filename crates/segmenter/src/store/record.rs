@@ -346,6 +346,7 @@ mod tests {
             discontinuity: true,
             discontinuity_sequence: 4,
             video: Some(TrackSamples {
+                stored_summary: None,
                 track: v,
                 samples: vec![
                     Sample {
@@ -365,6 +366,7 @@ mod tests {
                 ],
             }),
             audio: Some(TrackSamples {
+                stored_summary: None,
                 track: a,
                 samples: vec![Sample {
                     dts: 480_000,
