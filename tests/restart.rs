@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::http::get;
-use common::probe::probe;
+use common::probe::{ffmpeg_reads, probe};
 use common::process::ServerProcess;
 use common::publisher::{PublishOutcome, Publisher};
 use common::{channel_json, fixture_tags, require_tool, wait_for, FIXTURE};
@@ -28,6 +28,18 @@ async fn playlist(http: SocketAddr) -> Option<MediaPlaylist> {
     }
 }
 
+/// Writes the channels file of channel `crash` (one 400 kbit/s source, 2 s segments, a 60 s
+/// window, an hour of rolling buffer) into `dir`.
+fn write_channel(dir: &std::path::Path) -> std::path::PathBuf {
+    let channels = dir.join("channels.json");
+    let json = channel_json("crash", &[400_000], 2, 60).replace(
+        r#""rollingbuffer_duration": 0"#,
+        r#""rollingbuffer_duration": 3600"#,
+    );
+    std::fs::write(&channels, format!("[{json}]")).unwrap();
+    channels
+}
+
 async fn publisher(rtmp: SocketAddr) -> Publisher {
     match Publisher::connect(rtmp, "live", "crash_400000").await {
         PublishOutcome::Accepted(p) => *p,
@@ -41,12 +53,7 @@ async fn kill_9_mid_segment_then_restart() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let channels = dir.path().join("channels.json");
-    std::fs::write(
-        &channels,
-        format!("[{}]", channel_json("crash", &[400_000], 2, 60)),
-    )
-    .unwrap();
+    let channels = write_channel(dir.path());
     let data = dir.path().join("data");
     let tags = fixture_tags(FIXTURE);
 
@@ -107,6 +114,32 @@ async fn kill_9_mid_segment_then_restart() {
         );
     }
 
+    // The catch-up view of the pre-crash interval (read from the store's index after the
+    // restart) lists exactly the segments completed before the crash, as a finished playlist,
+    // and ffmpeg reads it through.
+    let first = before.segments[0].uri.split('.').next().unwrap();
+    let first: i64 = first.parse().unwrap();
+    // The first whole second inside the buffer (a start before the oldest moment is refused).
+    let from = (first + 89_999) / 90_000;
+    let to = from + 7;
+    let catch_up = format!("{PLAYLIST}?start={from}&end={to}");
+    let r = get(server.http, &catch_up).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let vod = match m3u8_rs::parse_playlist_res(&r.body) {
+        Ok(Playlist::MediaPlaylist(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    assert!(vod.end_list, "{}", r.text());
+    let vod_uris: Vec<&str> = vod.segments.iter().map(|s| s.uri.as_str()).collect();
+    let before_uris: Vec<&str> = before.segments.iter().map(|s| s.uri.as_str()).collect();
+    assert_eq!(vod_uris, before_uris, "the pre-crash segments, no more");
+    let read = ffmpeg_reads(&server.url_of(&catch_up), "30").await;
+    let total: f32 = before.segments.iter().map(|s| s.duration).sum();
+    assert!(
+        (read - f64::from(total)).abs() < 0.5,
+        "read {read} s of {total} s"
+    );
+
     // The publisher comes back: numbering continues, one discontinuity.
     let mut p = publisher(server.rtmp).await;
     p.metadata(320, 240).await.unwrap();
@@ -127,4 +160,67 @@ async fn kill_9_mid_segment_then_restart() {
         resumed.segments.iter().filter(|s| s.discontinuity).count(),
         1
     );
+}
+
+/// A full disk: the data directory is a 1 MB tmpfs that the media fills about halfway through a
+/// 30 s push. The live playlist keeps advancing to the end of the push, every segment it lists
+/// is served and decodes, the error is logged, and the server stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_keeps_the_live_playlist_advancing() {
+    if !require_tool("ffprobe") || !require_tool("unshare") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let channels = write_channel(dir.path());
+    let data = dir.path().join("data");
+    let Some(server) = ServerProcess::start_on_tmpfs(&channels, &data, 1 << 20) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to mount a tmpfs (unshare)"
+        );
+        eprintln!("SKIPPED: cannot mount a tmpfs here");
+        return;
+    };
+    let tags = fixture_tags(FIXTURE);
+    let mut p = publisher(server.rtmp).await;
+    p.metadata(320, 240).await.unwrap();
+    let mut newest = Vec::new();
+    for i in 0..3u32 {
+        p.send_tags(&tags, i * 10_000, true).await.unwrap();
+        let listed = playlist(server.http).await.expect("playlist");
+        newest.push(listed.media_sequence + listed.segments.len() as u64);
+    }
+    p.finish().await.unwrap();
+    eprintln!("newest sequence after each 10 s: {newest:?}");
+    assert!(
+        newest.windows(2).all(|w| w[1] >= w[0] + 4),
+        "the playlist advanced 5 segments every 10 s: {newest:?}"
+    );
+    let mut log = Vec::new();
+    while let Ok(line) = server.log.try_recv() {
+        log.push(line);
+    }
+    assert!(
+        log.iter().any(|l| l.contains("cannot write media data")),
+        "the full disk was hit and logged"
+    );
+    let last = wait_for(Duration::from_secs(5), || async {
+        playlist(server.http)
+            .await
+            .filter(|p| p.media_sequence + p.segments.len() as u64 >= 15)
+    })
+    .await
+    .expect("all 15 segments of the push listed");
+    let base = PLAYLIST.rsplit_once('/').unwrap().0;
+    for s in last.segments.iter().rev().take(5) {
+        let r = get(server.http, &format!("{base}/{}", s.uri))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", s.uri);
+        let file = dir.path().join("segment.ts");
+        std::fs::write(&file, &r.body).unwrap();
+        let probed = probe(&file);
+        assert_eq!(probed.codecs, ["h264", "aac"], "{}", s.uri);
+    }
+    assert_eq!(get(server.http, "/healthz").await.unwrap().status, 200);
 }

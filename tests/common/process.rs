@@ -31,7 +31,43 @@ impl ServerProcess {
 
     /// [`Self::start`], with or without a channels file to import.
     pub fn start_opt(channels_file: Option<&Path>, data_dir: &Path) -> ServerProcess {
-        let mut command = Command::new(BIN);
+        Self::start_command(Command::new(BIN), channels_file, data_dir)
+    }
+
+    /// [`Self::start`] with `data_dir` on a tmpfs of `size_bytes` of its own (a full disk once
+    /// the media fills it), mounted in a private mount namespace with `unshare`: as root, or
+    /// in a user namespace otherwise. `None` when neither is possible here.
+    pub fn start_on_tmpfs(
+        channels_file: &Path,
+        data_dir: &Path,
+        size_bytes: u64,
+    ) -> Option<ServerProcess> {
+        let works = |flags: &str| {
+            Command::new("unshare")
+                .arg(flags)
+                .args(["sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let flags = ["--mount", "-Urm"].into_iter().find(|f| works(f))?;
+        std::fs::create_dir_all(data_dir).unwrap();
+        let mut command = Command::new("unshare");
+        command
+            .arg(flags)
+            .args(["--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                r#"mount -t tmpfs -o size={size_bytes} tmpfs "$0" && exec "$@""#
+            ))
+            .arg(data_dir)
+            .arg(BIN);
+        Some(Self::start_command(command, Some(channels_file), data_dir))
+    }
+
+    fn start_command(
+        mut command: Command,
+        channels_file: Option<&Path>,
+        data_dir: &Path,
+    ) -> ServerProcess {
         command
             .args(["serve", "--rtmp-listen", "127.0.0.1:0"])
             .args(["--srt-listen", "127.0.0.1:0"])
@@ -85,6 +121,11 @@ impl ServerProcess {
         let _ = child.kill();
         let _ = child.wait();
         panic!("headwater did not start: {seen:?}");
+    }
+
+    /// The URL of `path` on the playback listener.
+    pub fn url_of(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
     }
 
     /// SIGKILL: no shutdown code runs, as in a crash.

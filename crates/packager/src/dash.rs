@@ -1,5 +1,5 @@
-//! MPEG-DASH (ISO/IEC 23009-1): a dynamic MPD over the live window, for the CMAF fragments of
-//! [`crate::cmaf`].
+//! MPEG-DASH (ISO/IEC 23009-1): a dynamic MPD over the live window, or a static one over a
+//! recording, for the CMAF fragments of [`crate::cmaf`].
 //!
 //! Layout below a package's URL `DIR/STEM.mpd`:
 //! `DIR/STEM.mpd` (the MPD), `DIR/STEM/video-{rendition}/init-{period}.mp4`,
@@ -9,18 +9,31 @@
 //! contents. `init.mp4` is the rendition's newest configuration; an MPD with a single Period "0"
 //! names it (as before Periods were split).
 //!
-//! Decode times are on the channel timeline, anchored to the Unix epoch, so the MPD's
-//! `availabilityStartTime` is the epoch forever and the first Period starts at 0: a segment at
-//! `t` (timescale `T`) is `t / T` seconds after 1970-01-01T00:00:00Z. The MPD only ever lists
-//! segments that exist; `$Time$` templates address them, and [`find_segment`] maps a `t` back.
+//! Decode times are on the channel timeline, anchored to the Unix epoch, so a live MPD's
+//! `availabilityStartTime` is the epoch forever ([`AVAILABILITY_START_TIME`]) and the first
+//! Period starts at 0: a segment at `t` (timescale `T`) is `t / T` seconds after
+//! 1970-01-01T00:00:00Z. The MPD only ever lists segments that exist; `$Time$` templates
+//! address them, and [`find_segment`] maps a `t` back.
+//!
+//! How a request's segments are presented ([`Presentation`]) changes the MPD, never a URL:
+//!
+//! - live: as above;
+//! - shifted (live delay, time shift): the caller passes segments ending at the shifted edge,
+//!   and the `availabilityStartTime` is the epoch plus the delay
+//!   ([`availability_start_time`]), so that a segment at `t` becomes available `delay` later
+//!   and a player's wall-clock live edge is the shifted edge;
+//! - recorded (catch-up): a static MPD of every segment passed, whose presentation time 0 is
+//!   the first listed segment's start: the first Period starts at `PT0S` with that start as
+//!   its `presentationTimeOffset`, so `$Time$` is still the absolute `tfdt`.
 //!
 //! A rendition whose track configuration changes (a publisher reconnecting with another picture
 //! size or codec profile) gets a new Period at the first segment with the new configuration, as
-//! DASH-IF IOP recommends: Period `p{t}` starts at channel time `t` (90 kHz), and its
-//! SegmentTemplates' `presentationTimeOffset` is `t` in their timescales, so `$Time$` stays the
-//! absolute `tfdt`. A Period keeps its id and start while it is listed (see [`period_starts`]).
-//! The one exception is an MPD for GStreamer, whose timelines start with an `S` at the epoch
-//! to work around its SegmentTimeline seek ([`needs_timeline_anchor`]).
+//! DASH-IF IOP recommends: Period `p{t}` starts at channel time `t` (90 kHz; in a recording,
+//! `t` minus its first listed segment's start), and its SegmentTemplates'
+//! `presentationTimeOffset` is `t` in their timescales, so `$Time$` stays the absolute `tfdt`. A
+//! Period keeps its id and start while it is listed (see [`period_starts`]). The one exception
+//! is a live MPD for GStreamer, whose timelines start with an `S` at the Period start to work
+//! around its SegmentTimeline seek ([`needs_timeline_anchor`]).
 
 use std::fmt::{self, Display, Write};
 use std::sync::Arc;
@@ -30,9 +43,10 @@ use media::{MediaTime, Timescale, TrackInfo, TrackKind, WallClock};
 use segmenter::Segment;
 
 use crate::cmaf;
-use crate::view::{audio_format, RenditionView};
+use crate::view::{audio_format, Presentation, RenditionView};
 
-/// `MPD@availabilityStartTime`: the channel timeline's origin.
+/// `MPD@availabilityStartTime` of a live MPD: the channel timeline's origin (a shifted one
+/// adds its delay: [`availability_start_time`]).
 pub const AVAILABILITY_START_TIME: &str = "1970-01-01T00:00:00Z";
 const MPD_NAMESPACE: &str = "urn:mpeg:dash:schema:mpd:2011";
 const LIVE_PROFILE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
@@ -90,7 +104,8 @@ pub struct MpdContext<'a> {
     /// Path of the resources relative to the MPD: `STEM` for an MPD at `DIR/STEM.mpd`.
     pub base: &'a str,
     /// Start every SegmentTimeline with a one-tick `S` at the Period start (`t="0"`), before
-    /// the listed segments: for GStreamer only, see [`needs_timeline_anchor`].
+    /// the listed segments: for GStreamer only, see [`needs_timeline_anchor`]. Ignored for a
+    /// recording (a static MPD).
     pub timeline_anchor: bool,
 }
 
@@ -110,6 +125,13 @@ pub struct MpdContext<'a> {
 /// never requests that one (it left the time-shift buffer decades ago). Other players must not
 /// get it: Shaka stretches an `S` to the next one's start, and a segment that long moves its
 /// live edge back by as much.
+///
+/// A shifted MPD (another `availabilityStartTime`) needs it just the same: the error does not
+/// depend on the AST. A recording's static MPD never gets it: there GStreamer plays from the
+/// Period start, where the anchor would be the first segment it requests (and no such segment
+/// exists), and it does not need it, since the Period's `presentationTimeOffset` is the first
+/// listed segment's start: the first `S` is at presentation time 0 (for audio, within the
+/// fraction of a frame by which its fragments start after the video's), so the seek is right.
 pub fn needs_timeline_anchor(user_agent: Option<&str>) -> bool {
     user_agent.is_some_and(|ua| ua.starts_with("GStreamer"))
 }
@@ -276,24 +298,41 @@ fn find_in_timescale(
     (track.timescale() == timescale && first == target.ticks).then_some(segment)
 }
 
-/// Writes the dynamic MPD of `renditions` (in the given order; renditions without video only
-/// contribute audio).
+/// Writes the MPD of `renditions` (in the given order; renditions without video only
+/// contribute audio), presented as the first one's [`RenditionView::presentation`] says.
 ///
 /// Listed segments: the newest ones of the first rendition that has any which fit in
-/// `playlist_window_secs` (at least three, as HLS lists them), and of every other rendition
-/// those starting in the same time range, so all Representations cover the same time.
-/// `timeShiftBufferDepth` is the window, or the listed duration when that is longer (a window
-/// of 0, or shorter than three segments), so every listed segment is inside it.
+/// `playlist_window_secs` (at least three, as HLS lists them) or, for a recording, all of them;
+/// and of every other rendition those starting in the same time range, so all Representations
+/// cover the same time. Each listed segment goes to the Period it starts in
+/// ([`period_starts`]); a Representation describes its rendition's track configuration in that
+/// Period. Segment URLs are the same whatever the presentation.
 ///
-/// Each listed segment goes to the Period it starts in ([`period_starts`]); a Representation
-/// describes its rendition's track configuration in that Period.
+/// - [`Presentation::Live`]: a dynamic MPD whose `availabilityStartTime` is the epoch
+///   ([`AVAILABILITY_START_TIME`]). `timeShiftBufferDepth` is the window, or the listed
+///   duration when that is longer (a window of 0, or shorter than three segments), so every
+///   listed segment is inside it.
+/// - [`Presentation::Shifted`]: the same, but `availabilityStartTime` is the epoch plus the
+///   delay ([`availability_start_time`]), so that a player's wall-clock live edge is the
+///   shifted edge the listed segments end at.
+/// - [`Presentation::Recorded`]: a static MPD: `mediaPresentationDuration` from the first
+///   listed segment's start to the last one's end (of the first rendition that has segments),
+///   no `availabilityStartTime`, `publishTime`, `minimumUpdatePeriod`, `timeShiftBufferDepth`,
+///   `suggestedPresentationDelay` or `UTCTiming`. Presentation time 0 is the first listed
+///   segment's start: the first Period starts at `PT0S`, each later one at its channel time
+///   minus that start, and every SegmentTemplate's `presentationTimeOffset` is its Period's
+///   first media time, so `$Time$` stays the absolute `tfdt`. [`MpdContext::timeline_anchor`]
+///   is ignored: see [`needs_timeline_anchor`].
 pub fn write_mpd(
     renditions: &[RenditionView],
     settings: &DashSettings,
     ctx: &MpdContext<'_>,
     out: &mut String,
 ) -> fmt::Result {
-    let range = listed_range(renditions, settings.playlist_window_secs);
+    let presentation = Presentation::of(renditions);
+    let recorded = presentation == Presentation::Recorded;
+    let window = (!recorded).then_some(settings.playlist_window_secs);
+    let range = listed_range(renditions, window);
     let listed: Vec<Vec<&Arc<Segment>>> = renditions
         .iter()
         .map(|r| match range {
@@ -335,25 +374,34 @@ pub fn write_mpd(
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     write!(
         out,
-        r#"<MPD xmlns="{MPD_NAMESPACE}" id="{}" profiles="{LIVE_PROFILE}" type="dynamic""#,
+        r#"<MPD xmlns="{MPD_NAMESPACE}" id="{}" profiles="{LIVE_PROFILE}""#,
         Xml(ctx.id)
     )?;
-    write!(
-        out,
-        r#" availabilityStartTime="{AVAILABILITY_START_TIME}" publishTime="{}""#,
-        iso8601(ctx.publish_time)
-    )?;
-    write!(
-        out,
-        r#" minimumUpdatePeriod="{}" timeShiftBufferDepth="{}""#,
-        XsDuration(settings.minimum_update_period_ms()),
-        XsDuration(window_ms.max(listed_ms))
-    )?;
-    write!(
-        out,
-        r#" suggestedPresentationDelay="{}""#,
-        XsDuration(settings.suggested_presentation_delay_ms())
-    )?;
+    if recorded {
+        write!(
+            out,
+            r#" type="static" mediaPresentationDuration="{}""#,
+            XsDuration(listed_ms)
+        )?;
+    } else {
+        write!(
+            out,
+            r#" type="dynamic" availabilityStartTime="{}" publishTime="{}""#,
+            availability_start_time(presentation),
+            iso8601(ctx.publish_time)
+        )?;
+        write!(
+            out,
+            r#" minimumUpdatePeriod="{}" timeShiftBufferDepth="{}""#,
+            XsDuration(settings.minimum_update_period_ms()),
+            XsDuration(window_ms.max(listed_ms))
+        )?;
+        write!(
+            out,
+            r#" suggestedPresentationDelay="{}""#,
+            XsDuration(settings.suggested_presentation_delay_ms())
+        )?;
+    }
     if let Some(ms) = max_segment_ms {
         write!(out, r#" maxSegmentDuration="{}""#, XsDuration(ms))?;
     }
@@ -364,21 +412,85 @@ pub fn write_mpd(
     )?;
     // A channel that never changed configuration keeps the MPD it always had.
     let only_period_zero = matches!(periods.as_slice(), [p] if p.start.is_none());
-    for period in &periods {
+    // A recording is presented from its first listed segment; a live MPD from the epoch.
+    let origin = range.filter(|_| recorded).map(|(from, _)| from);
+    let anchor = ctx.timeline_anchor && !recorded;
+    for (i, period) in periods.iter().enumerate() {
         let init = if only_period_zero {
             InitConfig::Newest
         } else {
             InitConfig::of_period(period.start)
         };
-        let templates = Templates::new(ctx.base, ctx.timeline_anchor, init, period.start);
-        period.write(&templates, out)?;
+        let timing = PeriodTiming::new(period.start, origin, i == 0);
+        let templates = Templates::new(ctx.base, anchor, init, timing.media_start);
+        period.write(&timing, &templates, out)?;
     }
-    writeln!(
-        out,
-        r#"  <UTCTiming schemeIdUri="{UTC_HTTP_ISO}" value="{}"/>"#,
-        Xml(ctx.utc_timing_url)
-    )?;
+    if !recorded {
+        writeln!(
+            out,
+            r#"  <UTCTiming schemeIdUri="{UTC_HTTP_ISO}" value="{}"/>"#,
+            Xml(ctx.utc_timing_url)
+        )?;
+    }
     writeln!(out, "</MPD>")
+}
+
+/// `MPD@availabilityStartTime` of a dynamic MPD: the epoch ([`AVAILABILITY_START_TIME`]), or
+/// for [`Presentation::Shifted`] the epoch plus the delay (`1970-01-01T00:00:30Z`, with
+/// milliseconds when they are not whole seconds: `1970-01-01T00:00:01.500Z`). A segment at
+/// channel time `t` is then available `delay_ms` after `t`, and a player's live edge
+/// (wall-clock now minus the availability start) is the shifted edge.
+pub fn availability_start_time(presentation: Presentation) -> String {
+    let delay_ms = match presentation {
+        Presentation::Shifted { delay_ms } if delay_ms > 0 => delay_ms,
+        _ => return AVAILABILITY_START_TIME.to_string(),
+    };
+    let at = i64::try_from(delay_ms)
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let format = if delay_ms % 1000 == 0 {
+        SecondsFormat::Secs
+    } else {
+        SecondsFormat::Millis
+    };
+    at.to_rfc3339_opts(format, true)
+}
+
+/// Where a Period lies in the MPD: its `@start` and the media time (90 kHz channel time) that
+/// start is, which its SegmentTemplates' `presentationTimeOffset` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PeriodTiming {
+    /// `Period@start`, in 90 kHz ticks of presentation time.
+    start: i64,
+    /// The channel time at the Period start; `None` for a live Period "0", which starts at the
+    /// epoch (no offset).
+    media_start: Option<i64>,
+}
+
+impl PeriodTiming {
+    /// The timing of the Period `period` (see [`Period::start`]) in an MPD whose presentation
+    /// time 0 is channel time `origin` (a recording: its first listed segment's start), or the
+    /// epoch when `origin` is `None` (live). In a recording the `first` Period starts at 0.
+    fn new(period: Option<i64>, origin: Option<i64>, first: bool) -> PeriodTiming {
+        match origin {
+            None => PeriodTiming {
+                start: period.unwrap_or(0),
+                media_start: period,
+            },
+            Some(origin) if first => PeriodTiming {
+                start: 0,
+                media_start: Some(origin),
+            },
+            Some(origin) => {
+                let at = period.unwrap_or(origin).max(origin);
+                PeriodTiming {
+                    start: at - origin,
+                    media_start: Some(at),
+                }
+            }
+        }
+    }
 }
 
 /// The starts (90 kHz channel time) of the Periods that list `range`: the newest configuration
@@ -451,8 +563,9 @@ pub fn init_track(
 
 /// One Period: the Representations of the listed segments that start in it.
 struct Period<'a> {
-    /// Channel time (90 kHz) where it starts, or `None` for Period "0", which starts at the
-    /// epoch.
+    /// The configuration change (channel time, 90 kHz) it starts at, or `None` for Period "0",
+    /// which starts at the epoch: its id and init segment. In a recording the first Period
+    /// starts at the first listed segment instead ([`PeriodTiming`]).
     start: Option<i64>,
     video: Vec<Rep<'a>>,
     /// The audio of the first rendition that has any in the Period.
@@ -496,16 +609,13 @@ impl<'a> Period<'a> {
         }
     }
 
-    fn write(&self, templates: &Templates, out: &mut String) -> fmt::Result {
-        match self.start {
-            None => writeln!(out, r#"  <Period id="0" start="PT0S">"#)?,
-            Some(t) => writeln!(
-                out,
-                r#"  <Period id="{}" start="{}">"#,
-                period_id(self.start),
-                PeriodStart(t)
-            )?,
-        }
+    fn write(&self, timing: &PeriodTiming, templates: &Templates, out: &mut String) -> fmt::Result {
+        writeln!(
+            out,
+            r#"  <Period id="{}" start="{}">"#,
+            period_id(self.start),
+            PeriodStart(timing.start)
+        )?;
         if !self.video.is_empty() {
             write_video_set(&self.video, templates, out)?;
         }
@@ -517,10 +627,10 @@ impl<'a> Period<'a> {
 }
 
 /// The channel-timeline range (90 kHz, end exclusive) of the listed segments: the window of
-/// the first rendition that has segments.
-fn listed_range(renditions: &[RenditionView], window_secs: u32) -> Option<(i64, i64)> {
+/// `window_secs` of the first rendition that has segments, or all of them without a window.
+fn listed_range(renditions: &[RenditionView], window_secs: Option<u32>) -> Option<(i64, i64)> {
     let segments = &renditions.iter().find(|r| !r.segments.is_empty())?.segments;
-    let count = crate::hls::listed_count(segments, window_secs);
+    let count = window_secs.map_or(segments.len(), |w| crate::hls::listed_count(segments, w));
     let first = segments.get(segments.len().checked_sub(count)?)?;
     let last = segments.last()?;
     Some((first.start, last.end()))
@@ -716,7 +826,8 @@ struct Templates {
     initialization: String,
     media: String,
     anchor: bool,
-    /// Channel time (90 kHz) of the Period start; `None` for Period "0" (no offset).
+    /// Channel time (90 kHz) of the Period start ([`PeriodTiming::media_start`]); `None` for a
+    /// live Period "0" (no offset).
     period_start: Option<i64>,
 }
 
@@ -1080,6 +1191,7 @@ mod tests {
             variant: view.variant.clone(),
             segments,
             config_changes: view.config_changes.clone(),
+            presentation: view.presentation,
         }
     }
 
@@ -1726,6 +1838,275 @@ mod tests {
     fn empty_channel_still_writes_an_mpd() {
         let m = parse(&mpd(&[], &settings(6)));
         assert_eq!(m.mpdtype.as_deref(), Some("dynamic"));
+        assert_eq!(m.periods.len(), 1);
+        assert!(m.periods[0].adaptations.is_empty());
+    }
+
+    /// A SegmentTemplate's `presentationTimeOffset` and the `(t, d)` of its segments.
+    type Listed = (Option<u64>, Vec<(u64, u64)>);
+
+    /// The shared template of the `index`-th AdaptationSet of each Period, as [`Listed`].
+    fn timelines(m: &dash_mpd_core::MPD, index: usize) -> Vec<Listed> {
+        m.periods
+            .iter()
+            .map(|p| {
+                let template = p.adaptations[index]
+                    .SegmentTemplate
+                    .as_ref()
+                    .expect("shared template");
+                let timeline = template.SegmentTimeline.as_ref().expect("timeline");
+                (template.presentationTimeOffset, expand(timeline))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn availability_start_times() {
+        let ast = availability_start_time;
+        assert_eq!(ast(Presentation::Live), AVAILABILITY_START_TIME);
+        assert_eq!(
+            ast(Presentation::Shifted { delay_ms: 0 }),
+            AVAILABILITY_START_TIME
+        );
+        assert_eq!(
+            ast(Presentation::Shifted { delay_ms: 30_000 }),
+            "1970-01-01T00:00:30Z"
+        );
+        assert_eq!(
+            ast(Presentation::Shifted { delay_ms: 1_500 }),
+            "1970-01-01T00:00:01.500Z"
+        );
+        assert_eq!(
+            ast(Presentation::Shifted { delay_ms: 7 }),
+            "1970-01-01T00:00:00.007Z"
+        );
+        // The longest shift the request rules allow: 14 days.
+        assert_eq!(
+            ast(Presentation::Shifted {
+                delay_ms: 14 * 86_400_000
+            }),
+            "1970-01-15T00:00:00Z"
+        );
+        // Out of any clock's range: still a time, no panic.
+        assert!(!ast(Presentation::Shifted { delay_ms: u64::MAX }).is_empty());
+    }
+
+    #[test]
+    fn presentations_shape_the_mpd() {
+        // 30 s of 2 s segments; the 6 s window lists three.
+        let views = vec![
+            testing::rendition("2500000", 2_500_000, 30, 2),
+            testing::rendition("800000", 800_000, 30, 2),
+        ];
+        let first = views[0].segments[0].start;
+        let end = views[0].segments[14].end();
+        let live_xml = mpd(&views, &settings(6));
+        let everything = parse(&mpd(&views, &settings(3600)));
+        for presentation in testing::PRESENTATIONS {
+            let views = testing::presented(views.clone(), presentation);
+            let xml = mpd(&views, &settings(6));
+            let m = parse(&xml);
+            let what = format!("{presentation:?}");
+            match presentation {
+                Presentation::Live => assert_eq!(xml, live_xml),
+                Presentation::Shifted { delay_ms } => {
+                    assert_eq!(delay_ms, 30_000);
+                    assert!(
+                        xml.contains(r#"availabilityStartTime="1970-01-01T00:00:30Z""#),
+                        "{xml}"
+                    );
+                    assert_eq!(m.mpdtype.as_deref(), Some("dynamic"));
+                    assert_eq!(
+                        m.availabilityStartTime.map(|t| t.timestamp_millis()),
+                        Some(30_000)
+                    );
+                    // Nothing else moves: same segments, same Periods, same URLs.
+                    assert_eq!(
+                        xml.replace("1970-01-01T00:00:30Z", AVAILABILITY_START_TIME),
+                        live_xml,
+                        "{what}"
+                    );
+                }
+                Presentation::Recorded => {
+                    assert_eq!(m.mpdtype.as_deref(), Some("static"), "{xml}");
+                    for absent in [
+                        "availabilityStartTime",
+                        "publishTime",
+                        "minimumUpdatePeriod",
+                        "timeShiftBufferDepth",
+                        "suggestedPresentationDelay",
+                        "UTCTiming",
+                    ] {
+                        assert!(!xml.contains(absent), "{absent}: {xml}");
+                    }
+                    assert!(m.availabilityStartTime.is_none());
+                    assert!(m.publishTime.is_none());
+                    assert!(m.minimumUpdatePeriod.is_none());
+                    assert!(m.timeShiftBufferDepth.is_none());
+                    assert!(m.UTCTiming.is_empty());
+                    assert!(m.minBufferTime.is_some());
+                    assert!(m.maxSegmentDuration.is_some());
+                    // From the first segment's start to the last one's end: all 30 s.
+                    assert_eq!(end - first, 30 * 90_000);
+                    assert!(
+                        xml.contains(r#"mediaPresentationDuration="PT30S""#),
+                        "{xml}"
+                    );
+                    assert_eq!(
+                        m.mediaPresentationDuration,
+                        Some(std::time::Duration::from_secs(30))
+                    );
+                    assert_eq!(m.periods.len(), 1);
+                    assert_eq!(m.periods[0].id.as_deref(), Some("0"));
+                    assert_eq!(m.periods[0].start, Some(std::time::Duration::ZERO));
+                    // Every segment, beyond the window, at the times (so the URLs) a live
+                    // MPD lists them at; the offset is the first segment's start.
+                    for (index, hz) in [(0, 90_000), (1, 48_000)] {
+                        let [(pto, listed)] = timelines(&m, index).try_into().expect("one");
+                        let [(_, live)] = timelines(&everything, index).try_into().expect("one");
+                        assert_eq!(listed.len(), 15, "{index}");
+                        assert_eq!(listed, live, "{index}");
+                        let pto = pto.expect("presentationTimeOffset");
+                        assert_eq!(pto, presentation_time_offset(first, hz));
+                        assert!(listed[0].0 >= pto && listed[0].0 - pto < u64::from(hz) / 10);
+                    }
+                    let templates = |xml: &str| -> Vec<String> {
+                        xml.lines()
+                            .filter(|l| l.contains("<SegmentTemplate"))
+                            .map(|l| {
+                                let at = l.find(" initialization=").expect("initialization");
+                                l[at..].to_string()
+                            })
+                            .collect()
+                    };
+                    assert_eq!(templates(&xml), templates(&live_xml));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_recording_starts_its_periods_at_its_first_segment() {
+        // 12 s at 320x240 then 8 s at 160x120: two Periods, the second at CHANGE.
+        let renditions = views(&changing(8, 3600));
+        let first = renditions[0].segments[0].start;
+        let recorded = testing::presented(renditions.clone(), Presentation::Recorded);
+        let xml = mpd(&recorded, &settings(6));
+        let m = parse(&xml);
+        assert_eq!(m.mpdtype.as_deref(), Some("static"));
+        assert_eq!(
+            m.mediaPresentationDuration,
+            Some(std::time::Duration::from_secs(20))
+        );
+        let ids: Vec<_> = m.periods.iter().map(|p| p.id.clone()).collect();
+        assert_eq!(ids, [Some("0".into()), Some(format!("p{CHANGE}"))]);
+        let starts: Vec<_> = m.periods.iter().map(|p| p.start).collect();
+        assert_eq!(
+            starts,
+            [
+                Some(std::time::Duration::ZERO),
+                Some(std::time::Duration::from_secs(12))
+            ]
+        );
+        assert!(xml.contains(r#"<Period id="0" start="PT0S">"#), "{xml}");
+        assert!(
+            xml.contains(&format!(r#"<Period id="p{CHANGE}" start="PT12S">"#)),
+            "{xml}"
+        );
+        // Offsets are each Period's first media time; the fragments are those (and have the
+        // URLs) of the live MPD's Periods.
+        let live = parse(&mpd(&renditions, &settings(3600)));
+        for (index, hz) in [(0, 90_000u32), (1, 48_000)] {
+            let recorded = timelines(&m, index);
+            let live = timelines(&live, index);
+            let offsets: Vec<_> = recorded.iter().map(|(pto, _)| *pto).collect();
+            assert_eq!(
+                offsets,
+                [
+                    Some(presentation_time_offset(first, hz)),
+                    Some(presentation_time_offset(CHANGE, hz))
+                ]
+            );
+            for ((pto, listed), (_, live)) in recorded.iter().zip(&live) {
+                assert_eq!(listed, live);
+                let pto = pto.expect("offset");
+                assert!(listed.iter().all(|(t, _)| *t >= pto));
+            }
+        }
+        for (_, listed) in timelines(&m, 0) {
+            for (t, _) in listed {
+                for view in &renditions {
+                    assert!(find_segment(view, TrackKind::Video, t).is_some());
+                }
+            }
+        }
+
+        // A recording of the second configuration only, from after the change: its one Period
+        // keeps the change's id and init segment, starts at 0, and is offset to its first
+        // segment (not to the change).
+        let later: Vec<RenditionView> = recorded
+            .iter()
+            .map(|v| RenditionView {
+                segments: v
+                    .segments
+                    .iter()
+                    .filter(|s| s.start > CHANGE)
+                    .cloned()
+                    .collect(),
+                ..v.clone()
+            })
+            .collect();
+        let from = later[0].segments[0].start;
+        let xml = mpd(&later, &settings(6));
+        let m = parse(&xml);
+        assert_eq!(m.periods.len(), 1, "{xml}");
+        assert_eq!(m.periods[0].id, Some(format!("p{CHANGE}")));
+        assert_eq!(m.periods[0].start, Some(std::time::Duration::ZERO));
+        assert_eq!(
+            m.mediaPresentationDuration,
+            Some(std::time::Duration::from_secs(6))
+        );
+        assert!(xml.contains(&format!("$RepresentationID$/init-p{CHANGE}.mp4")));
+        let [(pto, listed)] = timelines(&m, 0).try_into().expect("one Period");
+        assert_eq!(pto, Some(from as u64));
+        assert_eq!(listed.len(), 3);
+        assert_eq!(listed[0].0, from as u64);
+    }
+
+    #[test]
+    fn a_recording_gets_no_timeline_anchor() {
+        let views = testing::presented(testing::two_renditions(), Presentation::Recorded);
+        let anchored = MpdContext {
+            timeline_anchor: true,
+            ..ctx()
+        };
+        let mut out = String::new();
+        write_mpd(&views, &settings(6), &anchored, &mut out).expect("write");
+        assert_eq!(out, mpd(&views, &settings(6)));
+        assert!(!out.contains(r#" d="1"/>"#), "{out}");
+        // A shifted MPD is still anchored for GStreamer, like a live one.
+        let shifted = testing::presented(
+            testing::two_renditions(),
+            Presentation::Shifted { delay_ms: 10_000 },
+        );
+        let mut out = String::new();
+        write_mpd(&shifted, &settings(6), &anchored, &mut out).expect("write");
+        assert_eq!(out.matches(r#"<S t="0" d="1"/>"#).count(), 2, "{out}");
+    }
+
+    #[test]
+    fn an_empty_recording_is_a_static_mpd() {
+        let views = testing::presented(testing::two_renditions(), Presentation::Recorded);
+        let empty: Vec<RenditionView> = views
+            .into_iter()
+            .map(|v| RenditionView {
+                segments: Vec::new(),
+                ..v
+            })
+            .collect();
+        let m = parse(&mpd(&empty, &settings(6)));
+        assert_eq!(m.mpdtype.as_deref(), Some("static"));
+        assert_eq!(m.mediaPresentationDuration, Some(std::time::Duration::ZERO));
         assert_eq!(m.periods.len(), 1);
         assert!(m.periods[0].adaptations.is_empty());
     }

@@ -8,6 +8,10 @@
 //! `audio-init-{id}.mp4`. `start` is the segment's channel-timeline start on the 90 kHz clock
 //! and `id` names the track configuration ([`init_id`]), so a URL never names two different
 //! contents.
+//!
+//! Media playlists are live (a sliding window, also for a delayed or time-shifted view) or,
+//! for a recording ([`Presentation::Recorded`]), `VOD` playlists of every segment with
+//! `EXT-X-ENDLIST` ([`write_media_playlist`]). Segment URLs are the same in both.
 
 use std::borrow::Borrow;
 use std::io::Write;
@@ -15,8 +19,8 @@ use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use m3u8_rs::{
-    AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaSegment,
-    Resolution, VariantStream,
+    AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType,
+    MediaSegment, Resolution, VariantStream,
 };
 use media::ts::{write_segment, TsSample};
 use media::{CodecConfig, MediaError, MediaTime, Timescale, TrackInfo, TrackKind};
@@ -24,7 +28,7 @@ use segmenter::{Sample, Segment, SegmentBytes};
 
 use crate::cmaf;
 use crate::variant::Variant;
-use crate::view::RenditionView;
+use crate::view::{Presentation, RenditionView};
 
 /// The HLS package settings that shape playlists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,18 +184,27 @@ const AUDIO_GROUP: &str = "audio";
 /// With fMP4 segments (`EXT-X-VERSION` 7 or more) audio is an alternative rendition: one
 /// `EXT-X-MEDIA` of the group `audio` whose playlist is `audio.m3u8` of `audio_rendition`
 /// (the first rendition with audio), and variants carry video only plus `AUDIO="audio"`.
+///
+/// `query` (a catch-up, timeshift or delay request's query string) is appended to every media
+/// playlist URI, since players resolve relative URIs without the multivariant's query.
 pub fn write_multivariant(
     stem: &str,
     variants: &[Variant],
     audio_rendition: Option<&str>,
     settings: &HlsSettings,
+    query: Option<&str>,
     w: &mut impl Write,
 ) -> std::io::Result<()> {
+    // A query that cannot sit in a quoted attribute as it is (it should arrive encoded) is
+    // left off rather than escaped.
+    let suffix = query
+        .filter(|q| !q.is_empty() && q.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
+        .map_or(String::new(), |q| format!("?{q}"));
     let audio_group = audio_rendition.filter(|_| settings.fmp4());
     let alternatives = audio_group
         .map(|rendition| AlternativeMedia {
             media_type: AlternativeMediaType::Audio,
-            uri: Some(format!("{stem}/{rendition}/audio.m3u8")),
+            uri: Some(format!("{stem}/{rendition}/audio.m3u8{suffix}")),
             group_id: AUDIO_GROUP.to_string(),
             name: "audio".to_string(),
             default: true,
@@ -207,7 +220,10 @@ pub fn write_multivariant(
         variants: variants
             .iter()
             .map(|v| VariantStream {
-                uri: HlsResource::media_playlist_path(stem, &v.name),
+                uri: format!(
+                    "{}{suffix}",
+                    HlsResource::media_playlist_path(stem, &v.name)
+                ),
                 bandwidth: v.bandwidth,
                 average_bandwidth: v.average_bandwidth,
                 codecs: (!v.codecs.is_empty()).then(|| v.codecs.clone()),
@@ -253,7 +269,16 @@ pub enum PlaylistMedia {
     Fmp4(TrackKind),
 }
 
-/// Writes a live media playlist of the rendition's newest segments.
+/// Writes a media playlist of the rendition, as its [`RenditionView::presentation`] says:
+///
+/// - [`Presentation::Live`] and [`Presentation::Shifted`] (the caller passes segments ending
+///   at the shifted edge): a live playlist of the newest segments that fit
+///   `playlist_window_secs` ([`listed_count`]), without `EXT-X-ENDLIST`;
+/// - [`Presentation::Recorded`]: every segment of the view (the window does not apply),
+///   `#EXT-X-PLAYLIST-TYPE:VOD` and `#EXT-X-ENDLIST`.
+///
+/// Either way `EXT-X-MEDIA-SEQUENCE` and `EXT-X-DISCONTINUITY-SEQUENCE` are those of the first
+/// listed segment, and every segment has its `EXT-X-PROGRAM-DATE-TIME`.
 pub fn write_media_playlist(
     view: &RenditionView,
     settings: &HlsSettings,
@@ -269,7 +294,12 @@ pub fn write_media_playlist(
             PlaylistMedia::Fmp4(kind) => cmaf::track_samples(s, kind).is_some(),
         })
         .collect();
-    let count = listed_count(&all, settings.playlist_window_secs);
+    let recorded = view.presentation == Presentation::Recorded;
+    let count = if recorded {
+        all.len()
+    } else {
+        listed_count(&all, settings.playlist_window_secs)
+    };
     let listed = &all[all.len() - count..];
     let mut segments = Vec::with_capacity(listed.len());
     let mut previous: Option<(u64, u32)> = None;
@@ -334,6 +364,8 @@ pub fn write_media_playlist(
         discontinuity_sequence: first.map_or(0, |s| s.discontinuity_sequence),
         independent_segments: true,
         segments,
+        playlist_type: recorded.then_some(MediaPlaylistType::Vod),
+        end_list: recorded,
         ..MediaPlaylist::default()
     };
     playlist.write_to(w)
@@ -439,6 +471,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_time_query_goes_on_to_the_media_playlists() {
+        let views = testing::two_renditions();
+        let variants: Vec<Variant> = views.iter().map(|v| v.variant.clone()).collect();
+        let mut out = Vec::new();
+        let audio = Some(views[0].variant.name.as_str());
+        write_multivariant(
+            "index",
+            &variants,
+            audio,
+            &settings(7),
+            Some("start=1&end=2"),
+            &mut out,
+        )
+        .expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        let uris: Vec<&str> = text.lines().filter(|l| l.contains(".m3u8")).collect();
+        assert_eq!(uris.len(), 3, "{text}");
+        assert!(
+            uris.iter().all(|l| l.contains(".m3u8?start=1&end=2")),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        write_multivariant(
+            "index",
+            &variants,
+            audio,
+            &settings(7),
+            Some("a=\"x"),
+            &mut out,
+        )
+        .expect("write");
+        assert!(!String::from_utf8(out).expect("utf-8").contains('?'));
+    }
+
     fn multivariant(version: u8) -> Vec<u8> {
         let views = testing::two_renditions();
         let variants: Vec<Variant> = views.iter().map(|v| v.variant.clone()).collect();
@@ -448,6 +515,7 @@ mod tests {
             &variants,
             Some(&views[0].variant.name),
             &settings(version),
+            None,
             &mut out,
         )
         .expect("write");
@@ -523,6 +591,145 @@ mod tests {
         // Without fMP4 there is no audio group.
         let text = String::from_utf8(multivariant(6)).expect("utf-8");
         assert!(!text.contains("EXT-X-MEDIA"), "{text}");
+    }
+
+    /// The media playlist of `view` presented as `presentation`, as text and parsed.
+    fn presented_playlist(
+        view: &RenditionView,
+        presentation: Presentation,
+        version: u8,
+        media: PlaylistMedia,
+    ) -> (String, MediaPlaylist) {
+        let view = RenditionView {
+            presentation,
+            ..view.clone()
+        };
+        let mut out = Vec::new();
+        write_media_playlist(&view, &settings(version), media, &mut out).expect("write");
+        let Ok((_, m3u8_rs::Playlist::MediaPlaylist(p))) = m3u8_rs::parse_playlist(&out) else {
+            panic!("{media:?} playlist does not parse");
+        };
+        (String::from_utf8(out).expect("utf-8"), p)
+    }
+
+    const ALL_MEDIA: [(u8, PlaylistMedia); 3] = [
+        (3, PlaylistMedia::MuxedTs),
+        (7, PlaylistMedia::Fmp4(TrackKind::Video)),
+        (7, PlaylistMedia::Fmp4(TrackKind::Audio)),
+    ];
+
+    #[test]
+    fn presentations_shape_media_playlists() {
+        // 30 s of 2 s segments; the 8 s window lists four.
+        let view = testing::rendition("800000", 800_000, 30, 2);
+        assert_eq!(view.segments.len(), 15);
+        for (version, media) in ALL_MEDIA {
+            let (live_text, live) = presented_playlist(&view, Presentation::Live, version, media);
+            for presentation in testing::PRESENTATIONS {
+                let (text, p) = presented_playlist(&view, presentation, version, media);
+                let what = format!("{presentation:?} {media:?}");
+                let recorded = presentation == Presentation::Recorded;
+                assert_eq!(p.end_list, recorded, "{what}");
+                assert_eq!(text.contains("#EXT-X-ENDLIST"), recorded, "{what}");
+                assert_eq!(
+                    text.contains("#EXT-X-PLAYLIST-TYPE:VOD"),
+                    recorded,
+                    "{what}"
+                );
+                assert!(!text.contains("#EXT-X-PLAYLIST-TYPE:EVENT"), "{what}");
+                match presentation {
+                    Presentation::Live => assert_eq!(p.segments.len(), 4, "{what}"),
+                    // A shifted view is listed as a live one: the caller moved its edge.
+                    Presentation::Shifted { .. } => assert_eq!(text, live_text, "{what}"),
+                    Presentation::Recorded => {
+                        assert_eq!(p.playlist_type, Some(MediaPlaylistType::Vod));
+                        assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{what}: {text}");
+                        // Every segment, beyond the window, oldest first.
+                        assert_eq!(p.segments.len(), view.segments.len(), "{what}");
+                        assert_eq!(p.media_sequence, view.segments[0].sequence);
+                        assert_eq!(p.discontinuity_sequence, 0);
+                        let extension = match media {
+                            PlaylistMedia::MuxedTs => "ts",
+                            PlaylistMedia::Fmp4(_) => "m4s",
+                        };
+                        for (listed, s) in p.segments.iter().zip(&view.segments) {
+                            let file = format!("{}.{extension}", s.start);
+                            assert!(listed.uri.ends_with(&file), "{what}: {}", listed.uri);
+                            assert!(listed.program_date_time.is_some(), "{what}");
+                        }
+                        // The newest ones have the live playlist's URLs and tags.
+                        let newest = &p.segments[p.segments.len() - live.segments.len()..];
+                        for (a, b) in newest.iter().zip(&live.segments) {
+                            assert_eq!((&a.uri, a.duration), (&b.uri, b.duration));
+                            assert_eq!(a.program_date_time, b.program_date_time);
+                        }
+                        assert_eq!(p.target_duration, live.target_duration);
+                        let fmp4 = matches!(media, PlaylistMedia::Fmp4(_));
+                        assert_eq!(p.segments[0].map.is_some(), fmp4, "{what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_recording_lists_its_interval_with_its_sequences() {
+        // Two sessions: 12 s, then after a reconnect 20 s more (a discontinuity).
+        let mut r = testing::live_rendition(2, 3600);
+        testing::push_session(&mut r, 0, 12, testing::avc(), 800_000);
+        testing::push_session(&mut r, 12_000, 20, testing::avc(), 800_000);
+        let whole = testing::view_of(&r, "800000", 800_000, 2);
+        assert_eq!(whole.segments.len(), 16);
+        // A catch-up interval: segments 3 to 12, across the reconnect at segment 6.
+        let interval = RenditionView {
+            segments: whole.segments[3..13].to_vec(),
+            ..whole.clone()
+        };
+        let reconnect = interval
+            .segments
+            .iter()
+            .position(|s| s.discontinuity)
+            .expect("a discontinuity in the interval");
+        for (version, media) in ALL_MEDIA {
+            let (text, p) = presented_playlist(&interval, Presentation::Recorded, version, media);
+            assert_eq!(p.segments.len(), 10, "{media:?}");
+            assert_eq!(p.media_sequence, interval.segments[0].sequence);
+            assert_eq!(
+                p.discontinuity_sequence,
+                interval.segments[0].discontinuity_sequence
+            );
+            let breaks: Vec<usize> = p
+                .segments
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.discontinuity)
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(breaks, [reconnect], "{media:?}");
+            let dates: Vec<_> = p
+                .segments
+                .iter()
+                .map(|s| s.program_date_time.expect("date"))
+                .collect();
+            assert!(dates.windows(2).all(|w| w[0] < w[1]), "{media:?}");
+            assert_eq!(text.matches("#EXT-X-ENDLIST").count(), 1);
+            // The live playlist of the same segments names them the same way.
+            let (_, live) = presented_playlist(&interval, Presentation::Live, version, media);
+            let tail = &p.segments[p.segments.len() - live.segments.len()..];
+            let uris = |s: &[MediaSegment]| s.iter().map(|s| s.uri.clone()).collect::<Vec<_>>();
+            assert_eq!(uris(tail), uris(&live.segments), "{media:?}");
+
+            // An interval after the reconnect carries on its discontinuity sequence.
+            let after = RenditionView {
+                segments: whole.segments[8..].to_vec(),
+                ..interval.clone()
+            };
+            let (_, p) = presented_playlist(&after, Presentation::Recorded, version, media);
+            assert_eq!(p.segments.len(), 8);
+            assert_eq!(p.media_sequence, whole.segments[8].sequence);
+            assert_eq!(p.discontinuity_sequence, 1);
+            assert!(p.segments.iter().all(|s| !s.discontinuity));
+        }
     }
 
     #[test]

@@ -19,4 +19,4 @@ mod grouping_tests;
 
 pub use hls::{HlsResource, HlsSettings};
 pub use variant::Variant;
-pub use view::RenditionView;
+pub use view::{Presentation, RenditionView};

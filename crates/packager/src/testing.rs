@@ -5,7 +5,7 @@ use bytes::Bytes;
 use media::{AacConfig, AvcConfig, Frame, MediaTime, TrackInfo, TrackKind, WallClock};
 use segmenter::{Rendition, SegmenterConfig, WindowLimits};
 
-use crate::view::RenditionView;
+use crate::view::{Presentation, RenditionView};
 
 /// Wall-clock time the test publishers connect: 2023-11-14T22:13:20Z.
 pub const SESSION_START_MS: i64 = 1_700_000_000_000;
@@ -146,3 +146,18 @@ pub fn two_renditions() -> Vec<RenditionView> {
         rendition("800000", 800_000, 12, 2),
     ]
 }
+
+/// `views` as a request presenting them as `presentation` sees them.
+pub fn presented(mut views: Vec<RenditionView>, presentation: Presentation) -> Vec<RenditionView> {
+    for view in &mut views {
+        view.presentation = presentation;
+    }
+    views
+}
+
+/// The three presentations the writers know, with a shift of 30 s.
+pub const PRESENTATIONS: [Presentation; 3] = [
+    Presentation::Live,
+    Presentation::Shifted { delay_ms: 30_000 },
+    Presentation::Recorded,
+];

@@ -1,7 +1,9 @@
 //! What a manifest says about one rendition, taken from the actual stream.
 
+use std::sync::Arc;
+
 use media::TrackInfo;
-use segmenter::LiveWindow;
+use segmenter::{LiveWindow, Segment};
 
 /// One rendition as manifests describe it.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +30,51 @@ impl Variant {
         window: &LiveWindow,
     ) -> Option<Variant> {
         let newest = window.newest()?;
+        Some(Variant::describe(
+            name,
+            declared_bitrate,
+            newest,
+            window.peak_bitrate(),
+            window.measured_bitrate(),
+        ))
+    }
+
+    /// Describes a rendition from `segments` (oldest first; read back from the store for a
+    /// catch-up or timeshift view), or `None` if there are none.
+    pub fn from_segments(
+        name: &str,
+        declared_bitrate: Option<u64>,
+        segments: &[Arc<Segment>],
+    ) -> Option<Variant> {
+        let newest = segments.last()?;
+        let bps = |bytes: u64, duration: i64| {
+            u64::try_from(duration)
+                .ok()
+                .filter(|d| *d > 0)
+                .map(|d| bytes.saturating_mul(8 * 90_000) / d)
+        };
+        let peak = segments
+            .iter()
+            .filter_map(|s| bps(s.payload_bytes() as u64, s.duration))
+            .max();
+        let bytes: u64 = segments.iter().map(|s| s.payload_bytes() as u64).sum();
+        let duration: i64 = segments.iter().map(|s| s.duration).sum();
+        Some(Variant::describe(
+            name,
+            declared_bitrate,
+            newest,
+            peak,
+            bps(bytes, duration),
+        ))
+    }
+
+    fn describe(
+        name: &str,
+        declared_bitrate: Option<u64>,
+        newest: &Segment,
+        measured_peak: Option<u64>,
+        measured_average: Option<u64>,
+    ) -> Variant {
         let video = newest.video.as_ref().map(|v| v.track.as_ref());
         let audio = newest.audio.as_ref().map(|a| a.track.as_ref());
         let codecs: Vec<String> = video
@@ -49,15 +96,14 @@ impl Variant {
         let frame_rate = sps_rate
             .or_else(measured_rate)
             .map(|r| (r * 1000.0).round() / 1000.0);
-        let measured_peak = window.peak_bitrate();
-        Some(Variant {
+        Variant {
             name: name.to_string(),
             bandwidth: declared_bitrate.or(measured_peak).unwrap_or(1),
-            average_bandwidth: window.measured_bitrate(),
+            average_bandwidth: measured_average,
             width,
             height,
             frame_rate,
             codecs: codecs.join(","),
-        })
+        }
     }
 }

@@ -113,6 +113,37 @@ impl Grouping {
     }
 }
 
+/// Groups consecutive stored `segments` (oldest first) for package segments of
+/// `duration_secs`, as a window grouping for that duration does: for views built outside the
+/// window (catch-up, timeshift) from segments read back from the store.
+///
+/// Only completed groups are returned, unless `complete_open`: a trailing group whose last
+/// member was not seen (its end does not reach the next multiple of the duration and no later
+/// segment starts another group) is then completed as it is. Numbering follows the window's:
+/// the first group is numbered by its duration bucket on the epoch-anchored timeline, each
+/// next one by one more.
+pub fn group_segments(
+    segments: &[Arc<Segment>],
+    duration_secs: u32,
+    complete_open: bool,
+) -> Vec<Arc<Segment>> {
+    let mut grouping = Grouping::new(duration_secs);
+    for segment in segments {
+        grouping.push(segment);
+    }
+    if complete_open {
+        grouping.close();
+    }
+    grouping.groups.into_iter().collect()
+}
+
+/// The end (90 kHz) of the duration bucket that `t90` lies in: where a group of
+/// `duration_secs` starting at or after `t90` ends at the latest.
+pub fn bucket_end(t90: i64, duration_secs: u32) -> i64 {
+    let duration = i64::from(duration_secs.max(1)) * 90_000;
+    (t90.div_euclid(duration) + 1) * duration
+}
+
 /// Whether two consecutive stored segments carry the same track configurations.
 fn same_tracks(a: &Segment, b: &Segment) -> bool {
     fn same(a: Option<&TrackSamples>, b: Option<&TrackSamples>) -> bool {

@@ -5,7 +5,7 @@
 //! wall-clock time, so segment boundaries (multiples of the segment duration) line up across
 //! renditions, restarts and nodes. Nothing here knows which protocol delivered the frames.
 
-mod group;
+pub mod group;
 pub mod rendition;
 pub mod segment;
 pub mod segmenter;

@@ -6,7 +6,7 @@ use media::{Frame, TrackInfo, WallClock};
 
 use crate::segment::Segment;
 use crate::segmenter::{RenditionSegmenter, SegmenterConfig};
-use crate::store::{DiskStore, MemoryReader, PayloadReader, Recovered, StoreStats};
+use crate::store::{Archive, DiskStore, MemoryReader, PayloadReader, Recovered, StoreStats};
 use crate::timeline::ClockShare;
 use crate::window::{LiveWindow, WindowLimits};
 
@@ -100,6 +100,12 @@ impl Rendition {
     /// Loads segment payloads; shareable, and may block.
     pub fn reader(&self) -> Arc<dyn PayloadReader> {
         self.reader.clone()
+    }
+
+    /// The store's catch-up index (every recorded segment still on disk), if payloads go to
+    /// disk; shareable, and its queries block.
+    pub fn archive(&self) -> Option<Arc<Archive>> {
+        self.store.as_ref().map(DiskStore::archive)
     }
 
     /// The store's counters, if payloads go to disk.

@@ -1,15 +1,17 @@
 //! The disk store under a rendition: payloads round-trip, restarts resume, torn index tails are
-//! skipped, retention holds, and write errors keep media served from memory.
+//! skipped, retention holds, and write errors keep media served from memory; the catch-up
+//! index answers for everything recorded and still on disk.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use media::{Frame, WallClock};
 
-use crate::store::{DiskStore, DiskStoreConfig, Recovered};
+use crate::store::{Archive, DiskStore, DiskStoreConfig, Recovered};
 use crate::tests::{aac, avc, stream};
-use crate::{Rendition, Segment, SegmenterConfig, WindowLimits};
+use crate::{Rendition, Segment, SegmenterConfig, TrackSummary, WindowLimits};
 
 const START_MS: i64 = 1_700_000_000_000;
 const S: i64 = 90_000;
@@ -358,5 +360,607 @@ fn frames_larger_than_the_write_buffer_round_trip() {
         let stats = r.store_stats().expect("stats");
         assert_eq!(stats.write_errors > 0, fail);
         assert_eq!(stats.segments_recorded > 0, !fail);
+    }
+}
+
+// The catch-up index (`.sum` files read through the store's `Archive`).
+
+/// A rendition of 2 s segments over a store in `dir` whose files roll every `file_span_secs`,
+/// keeping `keep_secs` in the window.
+fn open_spanned(
+    dir: &Path,
+    retention_secs: i64,
+    file_span_secs: i64,
+    keep_secs: i64,
+) -> (Rendition, Arc<Archive>) {
+    let mut config = DiskStoreConfig::new(dir.to_path_buf(), retention_secs * S);
+    config.file_span = file_span_secs * S;
+    let (store, recovered) = DiskStore::open(config, keep_secs * S).expect("open store");
+    let archive = store.archive();
+    let rendition = Rendition::with_store(
+        SegmenterConfig {
+            segment_duration_secs: 2,
+        },
+        limits(keep_secs),
+        store,
+        recovered,
+    );
+    (rendition, archive)
+}
+
+fn window(r: &Rendition) -> Vec<Segment> {
+    r.window.segments().iter().map(|s| (**s).clone()).collect()
+}
+
+fn files_with(dir: &Path, ext: &str) -> Vec<u32> {
+    let suffix = format!(".{ext}");
+    let mut ids: Vec<u32> = fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(&suffix)?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn file(dir: &Path, id: u32, ext: &str) -> PathBuf {
+    dir.join(format!("{id:010}.{ext}"))
+}
+
+/// `summary` is `full` known by its aggregates only.
+fn assert_summarizes(summary: &Segment, full: &Segment) {
+    assert_eq!(
+        (
+            summary.sequence,
+            summary.start,
+            summary.duration,
+            summary.discontinuity,
+            summary.discontinuity_sequence
+        ),
+        (
+            full.sequence,
+            full.start,
+            full.duration,
+            full.discontinuity,
+            full.discontinuity_sequence
+        )
+    );
+    assert!(summary.is_summary_only(), "{}", summary.sequence);
+    for (s, f) in [(&summary.video, &full.video), (&summary.audio, &full.audio)] {
+        match (s, f) {
+            (Some(s), Some(f)) => {
+                assert!(s.samples.is_empty());
+                assert_eq!(s.stored_summary, Some(TrackSummary::of(&f.samples)));
+                assert_eq!(s.summary(), f.summary());
+                assert_eq!(s.payload_bytes(), f.payload_bytes());
+                assert_eq!(s.sample_count(), f.sample_count());
+                assert_eq!(*s.track, *f.track);
+            }
+            (None, None) => {}
+            _ => panic!("tracks differ in segment {}", full.sequence),
+        }
+    }
+}
+
+/// `loaded` is `full`, sample for sample.
+fn assert_same(loaded: &Segment, full: &Segment) {
+    assert_eq!(
+        (
+            loaded.sequence,
+            loaded.start,
+            loaded.duration,
+            loaded.discontinuity,
+            loaded.discontinuity_sequence
+        ),
+        (
+            full.sequence,
+            full.start,
+            full.duration,
+            full.discontinuity,
+            full.discontinuity_sequence
+        )
+    );
+    assert!(!loaded.is_summary_only());
+    for (l, f) in [(&loaded.video, &full.video), (&loaded.audio, &full.audio)] {
+        match (l, f) {
+            (Some(l), Some(f)) => {
+                assert_eq!(l.samples, f.samples);
+                assert_eq!(*l.track, *f.track);
+                assert_eq!(l.stored_summary, None);
+            }
+            (None, None) => {}
+            _ => panic!("tracks differ in segment {}", full.sequence),
+        }
+    }
+}
+
+fn sequences(segments: &[Segment]) -> Vec<u64> {
+    segments.iter().map(|s| s.sequence).collect()
+}
+
+/// The segments of `all` overlapping `[from, to)`.
+fn overlapping(all: &[Segment], from: i64, to: i64) -> Vec<u64> {
+    all.iter()
+        .filter(|s| s.end() > from && s.start < to)
+        .map(|s| s.sequence)
+        .collect()
+}
+
+#[test]
+fn catch_up_summaries_match_the_recorded_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut r, archive) = open_spanned(dir.path(), 600, 60, 600);
+    publish(&mut r, START_MS, distinct(stream(0, 20_000, 1_000), 0));
+    publish(
+        &mut r,
+        START_MS + 30_000,
+        distinct(stream(0, 10_000, 1_000), 20_000),
+    );
+    let live = window(&r);
+    assert_eq!(live.len(), 15);
+    assert!(live.iter().any(|s| s.discontinuity));
+    let all = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+    assert_eq!(sequences(&all), sequences(&live));
+    for (s, f) in all.iter().zip(&live) {
+        assert_summarizes(s, f);
+    }
+    // One configuration per file and kind, shared by its segments.
+    assert!(all.windows(2).all(|w| match (&w[0].video, &w[1].video) {
+        (Some(a), Some(b)) => Arc::ptr_eq(&a.track, &b.track),
+        _ => false,
+    }));
+    // Overlap is `end > from && start < to`: edges select exactly.
+    let k = &live[5];
+    let one = archive.summaries(k.start, k.end()).expect("summaries");
+    assert_eq!(sequences(&one), vec![k.sequence]);
+    let before = archive.summaries(k.start - 1, k.start).expect("summaries");
+    assert_eq!(sequences(&before), vec![k.sequence - 1]);
+    let after = archive.summaries(k.end(), k.end() + 1).expect("summaries");
+    assert_eq!(sequences(&after), vec![k.sequence + 1]);
+    assert!(archive
+        .summaries(k.end(), k.start)
+        .expect("empty")
+        .is_empty());
+    let span = archive
+        .summaries(k.start + 1, live[9].start + 1)
+        .expect("summaries");
+    assert_eq!(
+        sequences(&span),
+        overlapping(&live, k.start + 1, live[9].start + 1)
+    );
+    assert_eq!(archive.skipped(), 0);
+}
+
+#[test]
+fn catch_up_load_returns_segments_in_full() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut r, archive) = open_spanned(dir.path(), 600, 60, 600);
+    publish(&mut r, START_MS, distinct(stream(0, 20_000, 1_000), 0));
+    let live = window(&r);
+    let loaded = archive.load(i64::MIN, i64::MAX).expect("load");
+    assert_eq!(sequences(&loaded), sequences(&live));
+    for (l, f) in loaded.iter().zip(&live) {
+        assert_same(l, f);
+        assert_eq!(payloads(&r, l), payloads(&r, f));
+    }
+    // `load` selects by start: a range inside a segment gives nothing, one covering its start
+    // gives it alone.
+    let k = &live[3];
+    assert!(archive.load(k.start + 1, k.end()).expect("load").is_empty());
+    let one = archive.load(k.start, k.start + 1).expect("load");
+    assert_eq!(sequences(&one), vec![k.sequence]);
+    let two = archive.load(k.start - 1, live[4].start + 1).expect("load");
+    assert_eq!(sequences(&two), vec![k.sequence, k.sequence + 1]);
+}
+
+#[test]
+fn catch_up_spans_many_files_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Files roll every 10 s: some 18 files for 3 minutes of media in three sessions.
+    let (mut r, archive) = open_spanned(dir.path(), 3_600, 10, 3_600);
+    publish(&mut r, START_MS, distinct(stream(0, 80_000, 2_000), 0));
+    publish(
+        &mut r,
+        START_MS + 100_000,
+        distinct(stream(0, 60_000, 2_000), 100_000),
+    );
+    publish(
+        &mut r,
+        START_MS + 300_000,
+        distinct(stream(0, 40_000, 2_000), 200_000),
+    );
+    let live = window(&r);
+    assert!(files_with(dir.path(), "sum").len() >= 15);
+    assert_eq!(files_with(dir.path(), "sum"), files_with(dir.path(), "dat"));
+    let first = live.first().map_or(0, |s| s.start);
+    let last = live.last().map_or(0, Segment::end);
+    let mut ranges = vec![(i64::MIN, i64::MAX), (first, last), (first - S, first)];
+    // Every window of 1 s to 2 min, stepping by 7 s, and the gaps between sessions.
+    for len in [S, 13 * S, 60 * S, 120 * S] {
+        let mut from = first - 30 * S;
+        while from < last + 30 * S {
+            ranges.push((from, from + len));
+            from += 7 * S;
+        }
+    }
+    for (from, to) in ranges {
+        let got = archive.summaries(from, to).expect("summaries");
+        assert_eq!(
+            sequences(&got),
+            overlapping(&live, from, to),
+            "[{from}, {to})"
+        );
+        for s in &got {
+            let f = live
+                .iter()
+                .find(|f| f.sequence == s.sequence)
+                .expect("live");
+            assert_summarizes(s, f);
+        }
+        let loaded = archive.load(from, to).expect("load");
+        let starting: Vec<u64> = live
+            .iter()
+            .filter(|s| s.start >= from && s.start < to)
+            .map(|s| s.sequence)
+            .collect();
+        assert_eq!(sequences(&loaded), starting, "load [{from}, {to})");
+    }
+    for l in archive.load(i64::MIN, i64::MAX).expect("load") {
+        let f = live
+            .iter()
+            .find(|f| f.sequence == l.sequence)
+            .expect("live");
+        assert_same(&l, f);
+        assert_eq!(payloads(&r, &l), payloads(&r, f));
+    }
+    assert_eq!(archive.skipped(), 0);
+}
+
+#[test]
+fn catch_up_bounds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut r, archive) = open_spanned(dir.path(), 3_600, 10, 3_600);
+    assert_eq!(archive.bounds(), None);
+    publish(&mut r, START_MS, distinct(stream(0, 30_000, 2_000), 0));
+    let live = window(&r);
+    let expected = live
+        .first()
+        .map(|s| s.start)
+        .zip(live.last().map(Segment::end));
+    assert_eq!(archive.bounds(), expected);
+    // Again from what it remembers, and after more media.
+    assert_eq!(archive.bounds(), expected);
+    publish(
+        &mut r,
+        START_MS + 60_000,
+        distinct(stream(0, 30_000, 2_000), 100_000),
+    );
+    let live = window(&r);
+    let expected = live
+        .first()
+        .map(|s| s.start)
+        .zip(live.last().map(Segment::end));
+    assert_eq!(archive.bounds(), expected);
+    // Files without summaries (older versions) are passed over.
+    drop(r);
+    let ids = files_with(dir.path(), "sum");
+    fs::remove_file(file(dir.path(), ids[0], "sum")).expect("remove");
+    let (_, archive) = open_spanned(dir.path(), 3_600, 10, 60);
+    let rest = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+    assert!(rest.len() < live.len());
+    assert_eq!(
+        archive.bounds(),
+        rest.first().map(|s| s.start).zip(expected.map(|e| e.1))
+    );
+}
+
+#[test]
+fn catch_up_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = {
+        let (mut r, _) = open_spanned(dir.path(), 3_600, 10, 3_600);
+        publish(&mut r, START_MS, distinct(stream(0, 40_000, 2_000), 0));
+        window(&r)
+    };
+    // The new process keeps 6 s in its window; the archive still has everything.
+    let (mut r, archive) = open_spanned(dir.path(), 3_600, 10, 6);
+    assert!(r.window.segments().len() < before.len());
+    let all = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+    assert_eq!(sequences(&all), sequences(&before));
+    for (s, f) in all.iter().zip(&before) {
+        assert_summarizes(s, f);
+    }
+    let loaded = archive.load(i64::MIN, i64::MAX).expect("load");
+    for (l, f) in loaded.iter().zip(&before) {
+        assert_same(l, f);
+    }
+    let old_payloads: Vec<Vec<Vec<u8>>> = loaded.iter().map(|l| payloads(&r, l)).collect();
+    assert_eq!(old_payloads.len(), before.len());
+    assert!(old_payloads.iter().all(|p| !p.is_empty()));
+    // New media goes to new files; old and new answer together.
+    publish(
+        &mut r,
+        START_MS + 60_000,
+        distinct(stream(0, 20_000, 2_000), 100_000),
+    );
+    let newest = r.window.newest().map(|s| s.sequence).expect("segments");
+    let all = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+    let expected: Vec<u64> = (before[0].sequence..=newest).collect();
+    assert_eq!(sequences(&all), expected);
+    assert_eq!(
+        archive.bounds(),
+        Some((
+            before[0].start,
+            r.window.newest().map(|s| s.end()).unwrap_or(0)
+        ))
+    );
+}
+
+#[test]
+fn catch_up_skips_torn_summaries_and_records_past_the_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = {
+        let (mut r, _) = open_spanned(dir.path(), 3_600, 3_600, 3_600);
+        publish(&mut r, START_MS, distinct(stream(0, 20_000, 1_000), 0));
+        window(&r)
+    };
+    let ids = files_with(dir.path(), "sum");
+    assert_eq!(ids.len(), 1);
+    let sum = file(dir.path(), ids[0], "sum");
+    let idx = file(dir.path(), ids[0], "idx");
+    let (_, archive) = open_spanned(dir.path(), 3_600, 3_600, 3_600);
+    assert_eq!(
+        archive.summaries(i64::MIN, i64::MAX).expect("all").len(),
+        10
+    );
+    // A crash in the middle of the last summary's write.
+    let sum_len = fs::metadata(&sum).expect("meta").len();
+    let f = fs::OpenOptions::new().write(true).open(&sum).expect("open");
+    f.set_len(sum_len - 30).expect("truncate");
+    drop(f);
+    let got = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+    assert_eq!(sequences(&got), sequences(&live[..9]));
+    assert_eq!(
+        sequences(&archive.load(i64::MIN, i64::MAX).expect("load")),
+        sequences(&live[..9])
+    );
+    // The index lost its last two records (a power loss took what the summaries point at).
+    let idx_len = fs::metadata(&idx).expect("meta").len();
+    let loaded = archive.load(live[7].start, live[8].start).expect("load");
+    assert_eq!(loaded.len(), 1);
+    let cut = idx_len - (idx_len - 1) / 10 - 1;
+    let f = fs::OpenOptions::new().write(true).open(&idx).expect("open");
+    f.set_len(cut).expect("truncate");
+    drop(f);
+    let skipped = archive.skipped();
+    let got = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+    assert!(got.len() < 9 && got.len() >= 7, "{}", got.len());
+    assert_eq!(sequences(&got), sequences(&live[..got.len()]));
+    assert!(archive.skipped() > skipped);
+    let loaded = archive.load(i64::MIN, i64::MAX).expect("load");
+    assert_eq!(sequences(&loaded), sequences(&got));
+    for (l, f) in loaded.iter().zip(&live) {
+        assert_same(l, f);
+    }
+    // A summary pointing at bytes that are not its record is not loaded.
+    let mut bytes = fs::read(&idx).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x55;
+    fs::write(&idx, &bytes).expect("write");
+    let loaded = archive.load(i64::MIN, i64::MAX).expect("load");
+    assert_eq!(loaded.len(), got.len() - 1);
+    // Garbage summaries: nothing, and no panic.
+    fs::write(&sum, b"\x03\x10\x00\x00\x00garbage").expect("overwrite");
+    assert!(archive
+        .summaries(i64::MIN, i64::MAX)
+        .expect("ok")
+        .is_empty());
+    assert_eq!(archive.bounds(), None);
+}
+
+#[test]
+fn retention_removes_summaries_and_never_serves_pruned_media() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut r, archive) = open_spanned(dir.path(), 120, 60, 20);
+    publish(&mut r, START_MS, distinct(stream(0, 600_000, 2_000), 0));
+    assert!(r.store_stats().is_some_and(|s| s.files_removed >= 6));
+    assert_eq!(files_with(dir.path(), "sum"), files_with(dir.path(), "dat"));
+    assert_eq!(files_with(dir.path(), "idx"), files_with(dir.path(), "dat"));
+    let check = |archive: &Archive, r: &Rendition| {
+        let all = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+        let newest = r.window.newest().expect("segments");
+        assert_eq!(all.last().map(|s| s.sequence), Some(newest.sequence));
+        assert!(all.windows(2).all(|w| w[1].sequence == w[0].sequence + 1));
+        // Everything listed can be loaded and served.
+        let loaded = archive.load(i64::MIN, i64::MAX).expect("load");
+        assert_eq!(sequences(&loaded), sequences(&all));
+        for l in &loaded {
+            assert_eq!(payloads(r, l).len(), l.samples().count());
+        }
+        let oldest = all.first().expect("some").start;
+        assert!(newest.end() - oldest >= 120 * S);
+        assert!(newest.end() - oldest <= (120 + 60 + 4) * S);
+        assert_eq!(archive.bounds(), Some((oldest, newest.end())));
+        oldest
+    };
+    let oldest = check(&archive, &r);
+    // After a restart, without the floor the writer kept.
+    drop(r);
+    let (r, archive) = open_spanned(dir.path(), 120, 60, 20);
+    assert_eq!(check(&archive, &r), oldest);
+    assert_eq!(archive.skipped(), 0);
+}
+
+#[test]
+fn summary_write_errors_leave_segments_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut r, archive) = open_spanned(dir.path(), 3_600, 3_600, 3_600);
+    let frames = distinct(stream(0, 30_000, 1_000), 0);
+    let (first, second) = frames.split_at(frames.len() / 3);
+    let (second, third) = second.split_at(second.len() / 2);
+    r.begin_session(WallClock::from_unix_ms(START_MS));
+    r.set_track(avc());
+    r.set_track(aac());
+    for f in first.iter().cloned() {
+        r.push(f);
+    }
+    r.with_store_mut(|s| s.inject_summary_failures(true));
+    for f in second.iter().cloned() {
+        r.push(f);
+    }
+    r.with_store_mut(|s| s.inject_summary_failures(false));
+    for f in third.iter().cloned() {
+        r.push(f);
+    }
+    r.end_session();
+    let live = window(&r);
+    let stats = r.store_stats().expect("stats");
+    assert_eq!(stats.segments_recorded, live.len() as u64);
+    assert!(stats.write_errors >= 4, "{stats:?}");
+    // New files after each failure; the summaries before and after are there.
+    let all = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+    assert!(all.len() < live.len() - 3 && all.len() > live.len() / 2);
+    assert_eq!(all.first().map(|s| s.sequence), Some(live[0].sequence));
+    assert_eq!(
+        all.last().map(|s| s.sequence),
+        live.last().map(|s| s.sequence)
+    );
+    for s in &all {
+        let f = live
+            .iter()
+            .find(|f| f.sequence == s.sequence)
+            .expect("live");
+        assert_summarizes(s, f);
+    }
+    assert!(files_with(dir.path(), "dat").len() >= 4);
+    // Every segment is in an index: a restart resumes them all.
+    drop(r);
+    let (r, _) = open_spanned(dir.path(), 3_600, 3_600, 3_600);
+    assert_eq!(sequences(&window(&r)), sequences(&live));
+}
+
+/// The cost of a 2 h catch-up query over a full 14-day buffer of 4 s segments (302,400
+/// summaries in 4,032 files of 5 min). Timing only: run with
+/// `cargo test -p segmenter --release -- --ignored --nocapture catch_up_query_cost`.
+#[test]
+#[ignore]
+fn catch_up_query_cost_over_14_days() {
+    use crate::store::record::{self, SummaryRecord};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seg = 4 * S;
+    let per_file: u32 = 75;
+    let files = 14 * 24 * 12;
+    let first_id: u32 = 1_700_000_000;
+    let template = {
+        let (mut r, _) = open_spanned(&dir.path().join("template"), 60, 60, 60);
+        publish(&mut r, START_MS, distinct(stream(0, 10_000, 2_000), 0));
+        window(&r)[0].clone()
+    };
+    let mut ids = Vec::new();
+    let mut sequence = 0u64;
+    let mut buf = Vec::new();
+    for f in 0..files {
+        let id = first_id + f * 300;
+        buf.clear();
+        record::encode_track(
+            1,
+            template.video.as_ref().map(|t| &*t.track).expect("v"),
+            &mut buf,
+        );
+        record::encode_track(
+            2,
+            template.audio.as_ref().map(|t| &*t.track).expect("a"),
+            &mut buf,
+        );
+        for i in 0..per_file {
+            let mut s = template.clone();
+            s.sequence = sequence;
+            s.start = i64::from(id) * S + i64::from(i) * seg;
+            s.duration = seg;
+            sequence += 1;
+            let summary = SummaryRecord::of(&s, 1, 2, u64::from(i) * 8_000, 8_000);
+            assert!(record::encode_summary(&summary, &mut buf));
+        }
+        fs::write(file(dir.path(), id, "sum"), &buf).expect("write sum");
+        let idx = fs::File::create(file(dir.path(), id, "idx")).expect("idx");
+        idx.set_len(u64::from(per_file) * 8_000)
+            .expect("sparse idx");
+        ids.push(id);
+    }
+    let sum_bytes = buf.len();
+    let archive = Archive::new(dir.path().to_path_buf(), ids);
+    let mut times = Vec::new();
+    for q in 0..200u32 {
+        let from = i64::from(first_id + 600 + (q * 6_007) % (14 * 86_400 - 3 * 3_600)) * S;
+        let t = Instant::now();
+        let got = archive
+            .summaries(from, from + 7_200 * S)
+            .expect("summaries");
+        times.push(t.elapsed());
+        assert_eq!(got.len(), 1_800 + usize::from(from % seg != 0));
+    }
+    times.sort_unstable();
+    let t = Instant::now();
+    let bounds = archive.bounds();
+    let bounds_time = t.elapsed();
+    assert!(bounds.is_some());
+    println!(
+        "2 h summaries over 14 days ({files} files of {sum_bytes} bytes): \
+         median {:?}, p99 {:?}, max {:?}; bounds {:?}",
+        times[times.len() / 2],
+        times[times.len() * 99 / 100],
+        times[times.len() - 1],
+        bounds_time
+    );
+    assert!(times[times.len() / 2] < Duration::from_millis(50));
+}
+
+/// Retention under simulated time: 30 minutes of media pushed frame by frame (the clock is the
+/// media's), with a 5-minute buffer. After every sealed segment, the catch-up index holds at
+/// least the buffer (or everything since the start, before 5 minutes have passed) and at most
+/// the buffer plus one file span (files go whole) and a segment; every segment it lists loads.
+#[test]
+fn retention_holds_the_buffer_at_every_moment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let retention_secs = 300;
+    let (mut r, _) = open(dir.path(), retention_secs, 20);
+    let file_span = DiskStoreConfig::new(dir.path().to_path_buf(), retention_secs * S).file_span;
+    let archive = r.archive().expect("stored rendition");
+    r.begin_session(WallClock::from_unix_ms(START_MS));
+    r.set_track(avc());
+    r.set_track(aac());
+    let mut sealed = 0;
+    let mut checked = 0;
+    let mut first_start = None;
+    for f in distinct(stream(0, 30 * 60_000, 2_000), 0) {
+        r.push(f);
+        if r.sealed_segments() == sealed {
+            continue;
+        }
+        sealed = r.sealed_segments();
+        let newest_end = r.window.newest().map(|s| s.end()).expect("segments");
+        let first = *first_start
+            .get_or_insert_with(|| r.window.segments().front().map(|s| s.start).expect("first"));
+        let (oldest, end) = archive.bounds().expect("recorded");
+        assert_eq!(end, newest_end, "the index ends with the newest segment");
+        let held = newest_end - oldest;
+        let want = (retention_secs * S).min(newest_end - first);
+        assert!(held >= want, "after {sealed} segments: {held} < {want}");
+        assert!(
+            held <= retention_secs * S + file_span + 2 * S,
+            "after {sealed} segments: holds {} s",
+            held / S
+        );
+        checked += 1;
+    }
+    assert!(checked > 800, "{checked} segments checked");
+    // Whatever the index lists is there to serve.
+    let (oldest, end) = archive.bounds().expect("recorded");
+    let listed = archive.summaries(oldest, end).expect("summaries");
+    assert!(listed.len() >= 150, "{} segments listed", listed.len());
+    for s in archive.load(oldest, end).expect("load") {
+        assert_eq!(payloads(&r, &s).len(), s.samples().count());
     }
 }

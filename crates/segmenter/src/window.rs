@@ -138,6 +138,11 @@ impl LiveWindow {
         segments.get(idx).cloned()
     }
 
+    /// Whether package segments of `duration_secs` are groups of stored segments.
+    pub fn is_grouped(&self, duration_secs: u32) -> bool {
+        self.grouping(duration_secs).is_some()
+    }
+
     /// Longest package segment ever held for `duration_secs` (90 kHz); only grows.
     pub fn longest_package_segment(&self, duration_secs: u32) -> i64 {
         self.grouping(duration_secs)

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::manifest_cache::ManifestCache;
 use crate::switch::{self, InputClocks, InputSwitch};
 use ingest::selector::InputId;
-use model::{ChannelConfig, StreamSelectionItem};
+use model::{ChannelConfig, PackageRequestArgs, StreamSelectionItem};
 use packager::dash::DashSettings;
 use packager::mss::MssSettings;
 use packager::HlsSettings;
@@ -148,6 +148,8 @@ pub struct Package {
     /// live change lengthens the window, so the manifest grows forward from what it listed
     /// instead of listing older segments again (HLS media sequence never goes back).
     pub list_from: i64,
+    /// The query parameters of catch-up, timeshift and live delay (`None`: the defaults).
+    pub request_args: Option<PackageRequestArgs>,
 }
 
 impl Package {
@@ -155,6 +157,7 @@ impl Package {
     fn new(
         url: &str,
         stream_selection: Option<&[StreamSelectionItem]>,
+        request_args: Option<&PackageRequestArgs>,
         format: PackageFormat,
     ) -> Option<Package> {
         let path = model::url_path(url)?;
@@ -168,6 +171,7 @@ impl Package {
             format,
             path,
             list_from: i64::MIN,
+            request_args: request_args.cloned(),
         })
     }
 }
@@ -420,7 +424,12 @@ fn packages(config: &ChannelConfig) -> Vec<Package> {
                 playlist_window_secs: p.playlist_window_seconds.unwrap_or(0),
                 version: p.hls_version_number(),
             });
-            out.extend(Package::new(&p.url, p.stream_selection.as_deref(), format));
+            out.extend(Package::new(
+                &p.url,
+                p.stream_selection.as_deref(),
+                p.request_args.as_ref(),
+                format,
+            ));
         }
         for p in endpoint.dash_package.iter().flatten() {
             let format = PackageFormat::Dash(DashSettings {
@@ -430,7 +439,12 @@ fn packages(config: &ChannelConfig) -> Vec<Package> {
                 minimum_update_period_secs: p.minimum_update_period,
                 min_buffer_time_secs: p.min_buffer_time,
             });
-            out.extend(Package::new(&p.url, p.stream_selection.as_deref(), format));
+            out.extend(Package::new(
+                &p.url,
+                p.stream_selection.as_deref(),
+                p.request_args.as_ref(),
+                format,
+            ));
         }
         for p in endpoint.mss_package.iter().flatten() {
             let format = PackageFormat::Mss(MssSettings {
@@ -438,7 +452,12 @@ fn packages(config: &ChannelConfig) -> Vec<Package> {
                 playlist_window_secs: p.playlist_window_seconds.unwrap_or(0),
                 delay_secs: p.delay_segment.unwrap_or(0),
             });
-            out.extend(Package::new(&p.url, p.stream_selection.as_deref(), format));
+            out.extend(Package::new(
+                &p.url,
+                p.stream_selection.as_deref(),
+                p.request_args.as_ref(),
+                format,
+            ));
         }
     }
     out

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 pub mod api;
 pub mod buffers;
 pub mod cache;
+pub mod catchup;
 pub mod channel;
 pub mod cli;
 pub mod heap;

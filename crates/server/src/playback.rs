@@ -25,6 +25,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::buffers::{BufferPool, PooledBody};
 use crate::cache::SegmentCache;
+use crate::catchup::{self, TimeView};
 use crate::channel::{ChannelRuntime, Package, PackageFormat, RenditionSlot};
 use crate::registry::{ChannelRegistry, Resource};
 
@@ -251,6 +252,131 @@ impl Request<'_> {
         format!("{scheme}://{host}{path}")
     }
 
+    /// What the request's time parameters (catch-up, timeshift, live delay) ask for, checked
+    /// against what the channel holds; the 400 answer when they cannot be served.
+    async fn time_view(&self) -> Result<TimeView, Box<Response>> {
+        let now_ms = WallClock::now().unix_ms;
+        let request = catchup::request(&self.package, self.query, now_ms).map_err(refused)?;
+        if request == model::TimeRequest::Live {
+            return Ok(TimeView::Live);
+        }
+        let channel = self.channel.clone();
+        match tokio::task::spawn_blocking(move || catchup::plan(&channel, request, now_ms)).await {
+            Ok(Ok(view)) => Ok(view),
+            Ok(Err(refusal)) => Err(refused(refusal)),
+            Err(_) => Err(render_failed("catch-up lookup failed\n")),
+        }
+    }
+
+    /// The selected renditions (all of them unless `selected`) as `time` shows them, read on
+    /// the blocking pool; `time` is not [`TimeView::Live`].
+    async fn time_views(
+        &self,
+        time: TimeView,
+        selected: bool,
+    ) -> Result<Vec<(Arc<RenditionSlot>, RenditionView)>, Box<Response>> {
+        let slots: Vec<Arc<RenditionSlot>> = self
+            .channel
+            .renditions
+            .iter()
+            .filter(|slot| {
+                !selected
+                    || slot.declared_bitrate.is_none_or(|b| {
+                        selection::keeps(&self.package.stream_selection, self.query, b)
+                    })
+            })
+            .cloned()
+            .collect();
+        self.views_of(time, slots).await
+    }
+
+    /// `slots` as `time` shows them (those with media in it), read on the blocking pool.
+    async fn views_of(
+        &self,
+        time: TimeView,
+        slots: Vec<Arc<RenditionSlot>>,
+    ) -> Result<Vec<(Arc<RenditionSlot>, RenditionView)>, Box<Response>> {
+        let package = self.package.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for slot in slots {
+                if let Some(view) = catchup::view(&slot, &package, &time)? {
+                    out.push((slot, view));
+                }
+            }
+            Ok::<_, std::io::Error>(out)
+        })
+        .await;
+        match built {
+            Ok(Ok(views)) => Ok(views),
+            Ok(Err(e)) => {
+                tracing::warn!(channel = %self.channel.config.id, error = %e, "cannot read the catch-up index");
+                Err(render_failed("cannot read the catch-up index\n"))
+            }
+            Err(_) => Err(render_failed("catch-up lookup failed\n")),
+        }
+    }
+
+    /// The views a manifest lists under `time`: the live window's, or those read for a
+    /// catch-up, timeshift or delayed request; the answer saying why there are none.
+    async fn manifest_views_at(
+        &self,
+        time: TimeView,
+    ) -> Result<Vec<(Arc<RenditionSlot>, RenditionView)>, Box<Response>> {
+        let views = if time == TimeView::Live {
+            self.selected_views()
+        } else {
+            self.time_views(time, true).await?
+        };
+        if views.is_empty() {
+            return Err(Box::new(self.no_selection_at(time)));
+        }
+        Ok(views)
+    }
+
+    /// The package segment of `slot` starting at `start`: from the live window, else (a
+    /// catch-up or timeshift player) from the store, loaded in full.
+    async fn find_any_segment(
+        &self,
+        slot: &Arc<RenditionSlot>,
+        start: i64,
+    ) -> Option<Arc<Segment>> {
+        if let Some(segment) = self.find_segment(slot, start) {
+            return Some(segment);
+        }
+        let (slot, package) = (slot.clone(), self.package.clone());
+        let found =
+            tokio::task::spawn_blocking(move || catchup::find_stored(&slot, &package, start)).await;
+        self.stored_result(found)
+    }
+
+    /// The result of a blocking store lookup, with read errors logged.
+    fn stored_result<T>(
+        &self,
+        found: Result<std::io::Result<Option<T>>, tokio::task::JoinError>,
+    ) -> Option<T> {
+        match found {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                tracing::warn!(channel = %self.channel.config.id, error = %e, "cannot read the catch-up index");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// [`Self::no_selection`], or for a time view, that the interval holds no media.
+    fn no_selection_at(&self, time: TimeView) -> Response {
+        if time == TimeView::Live {
+            self.no_selection()
+        } else {
+            plain(
+                StatusCode::NOT_FOUND,
+                "no media of the selected renditions in the requested time\n",
+            )
+        }
+    }
+
     fn no_selection(&self) -> Response {
         if self
             .channel
@@ -273,42 +399,68 @@ async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
         return not_found();
     };
     match resource {
-        HlsResource::Multivariant => req.manifest(PLAYLIST_TYPE, MULTIVARIANT_CACHE, "", || {
-            let views = req.selected_views();
-            if views.is_empty() {
-                return Err(Box::new(req.no_selection()));
-            }
-            let variants: Vec<Variant> = views.iter().map(|(_, v)| v.variant.clone()).collect();
-            let audio = views
-                .iter()
-                .find(|(_, v)| v.track(TrackKind::Audio).is_some())
-                .map(|(_, v)| v.variant.name.as_str());
-            let mut body = Vec::with_capacity(256 + 200 * variants.len());
-            hls::write_multivariant(&req.package.stem, &variants, audio, settings, &mut body)
+        HlsResource::Multivariant => {
+            let time = match req.time_view().await {
+                Ok(time) => time,
+                Err(response) => return *response,
+            };
+            let render = |views: &[(Arc<RenditionSlot>, RenditionView)]| {
+                let variants: Vec<Variant> = views.iter().map(|(_, v)| v.variant.clone()).collect();
+                let audio = views
+                    .iter()
+                    .find(|(_, v)| v.track(TrackKind::Audio).is_some())
+                    .map(|(_, v)| v.variant.name.as_str());
+                // A time request's parameters go on to the media playlists.
+                let query = (time != TimeView::Live).then_some(req.query).flatten();
+                let mut body = Vec::with_capacity(256 + 200 * variants.len());
+                hls::write_multivariant(
+                    &req.package.stem,
+                    &variants,
+                    audio,
+                    settings,
+                    query,
+                    &mut body,
+                )
                 .map_err(|_| render_failed("playlist error\n"))?;
-            Ok(Bytes::from(body))
-        }),
+                Ok(Bytes::from(body))
+            };
+            if time == TimeView::Live {
+                return req.manifest(PLAYLIST_TYPE, MULTIVARIANT_CACHE, "", || {
+                    let views = req.selected_views();
+                    if views.is_empty() {
+                        return Err(Box::new(req.no_selection()));
+                    }
+                    render(&views)
+                });
+            }
+            match req.manifest_views_at(time).await.and_then(|v| render(&v)) {
+                Ok(body) => ok(PLAYLIST_TYPE, time_cache(time), body),
+                Err(response) => *response,
+            }
+        }
         HlsResource::MediaPlaylist { rendition } => {
             let media = if settings.fmp4() {
                 PlaylistMedia::Fmp4(TrackKind::Video)
             } else {
                 PlaylistMedia::MuxedTs
             };
-            media_playlist(req, settings, &rendition, media)
+            media_playlist(req, settings, &rendition, media).await
         }
-        HlsResource::AudioPlaylist { rendition } if settings.fmp4() => media_playlist(
-            req,
-            settings,
-            &rendition,
-            PlaylistMedia::Fmp4(TrackKind::Audio),
-        ),
+        HlsResource::AudioPlaylist { rendition } if settings.fmp4() => {
+            media_playlist(
+                req,
+                settings,
+                &rendition,
+                PlaylistMedia::Fmp4(TrackKind::Audio),
+            )
+            .await
+        }
         HlsResource::AudioPlaylist { .. } => not_found(),
         HlsResource::Segment { rendition, start } if !settings.fmp4() => {
             let Some(slot) = req.channel.rendition(&rendition) else {
                 return not_found();
             };
-            let segment = req.find_segment(slot, start);
-            let Some(segment) = segment else {
+            let Some(segment) = req.find_any_segment(slot, start).await else {
                 return not_found();
             };
             let cache_key = req
@@ -358,7 +510,7 @@ async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
             let Some(slot) = req.channel.rendition(&rendition) else {
                 return not_found();
             };
-            let segment = req.find_segment(slot, start);
+            let segment = req.find_any_segment(slot, start).await;
             let Some(segment) = segment.filter(|s| cmaf::track_samples(s, kind).is_some()) else {
                 return not_found();
             };
@@ -368,12 +520,33 @@ async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
     }
 }
 
-fn media_playlist(
+async fn media_playlist(
     req: &Request<'_>,
     settings: &HlsSettings,
     rendition: &str,
     media: PlaylistMedia,
 ) -> Response {
+    let time = match req.time_view().await {
+        Ok(time) => time,
+        Err(response) => return *response,
+    };
+    if time != TimeView::Live {
+        let Some(slot) = req.channel.rendition(rendition).cloned() else {
+            return not_found();
+        };
+        let views = match req.views_of(time, vec![slot]).await {
+            Ok(views) => views,
+            Err(response) => return *response,
+        };
+        let Some((_, view)) = views.first() else {
+            return req.no_selection_at(time);
+        };
+        let mut body = Vec::with_capacity(4096);
+        if hls::write_media_playlist(view, settings, media, &mut body).is_err() {
+            return *render_failed("playlist error\n");
+        }
+        return ok(PLAYLIST_TYPE, time_cache(time), Bytes::from(body));
+    }
     req.manifest(PLAYLIST_TYPE, LIVE_MANIFEST_CACHE, "", || {
         let view = req
             .channel
@@ -398,6 +571,10 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
     };
     match resource {
         DashResource::Manifest => {
+            let time = match req.time_view().await {
+                Ok(time) => time,
+                Err(response) => return *response,
+            };
             let utc = req.absolute_url(TIME_PATH);
             let user_agent = req.headers.get(header::USER_AGENT);
             let timeline_anchor =
@@ -406,8 +583,7 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
             // publishTime is when it was rendered, so a cached MPD keeps the time its
             // content last changed.
             let variant = format!("{}{utc}", u8::from(timeline_anchor));
-            let mut response = req.manifest(MPD_TYPE, LIVE_MANIFEST_CACHE, &variant, || {
-                let views = req.manifest_views()?;
+            let render = |views: &[RenditionView]| {
                 let ctx = MpdContext {
                     id: &req.channel.config.id,
                     publish_time: WallClock::now(),
@@ -416,10 +592,22 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
                     timeline_anchor,
                 };
                 let mut body = String::with_capacity(4096);
-                dash::write_mpd(&views, settings, &ctx, &mut body)
+                dash::write_mpd(views, settings, &ctx, &mut body)
                     .map_err(|_| render_failed("manifest error\n"))?;
                 Ok(Bytes::from(body))
-            });
+            };
+            let mut response = if time == TimeView::Live {
+                req.manifest(MPD_TYPE, LIVE_MANIFEST_CACHE, &variant, || {
+                    render(&req.manifest_views()?)
+                })
+            } else {
+                match req.manifest_views_at(time).await.and_then(|views| {
+                    render(&views.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
+                }) {
+                    Ok(body) => ok(MPD_TYPE, time_cache(time), body),
+                    Err(response) => *response,
+                }
+            };
             // GStreamer gets another MPD (`dash::needs_timeline_anchor`).
             response
                 .headers_mut()
@@ -449,10 +637,24 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
             kind,
             time,
         } => {
-            let Some((slot, view)) = req.rendition(&representation) else {
+            let Some(slot) = req.channel.rendition(&representation).cloned() else {
                 return not_found();
             };
-            let Some(segment) = dash::find_segment(&view, kind, time).cloned() else {
+            let live = req
+                .view(&slot)
+                .and_then(|view| dash::find_segment(&view, kind, time).cloned());
+            let segment = match live {
+                Some(segment) => Some(segment),
+                None => {
+                    let (slot, package) = (slot.clone(), req.package.clone());
+                    let found = tokio::task::spawn_blocking(move || {
+                        catchup::find_stored_dash(&slot, &package, kind, time)
+                    })
+                    .await;
+                    req.stored_result(found)
+                }
+            };
+            let Some(segment) = segment else {
                 return not_found();
             };
             fragment_response(req, slot, segment, kind).await
@@ -465,13 +667,31 @@ async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
         return not_found();
     };
     match resource {
-        MssResource::Manifest => req.manifest(MSS_MANIFEST_TYPE, LIVE_MANIFEST_CACHE, "", || {
-            let views = req.manifest_views()?;
-            let mut body = String::with_capacity(8192);
-            mss::write_manifest(&views, settings, &mut body)
-                .map_err(|_| render_failed("manifest error\n"))?;
-            Ok(Bytes::from(body))
-        }),
+        MssResource::Manifest => {
+            let time = match req.time_view().await {
+                Ok(time) => time,
+                Err(response) => return *response,
+            };
+            let render = |views: &[RenditionView]| {
+                let mut body = String::with_capacity(8192);
+                mss::write_manifest(views, settings, &mut body)
+                    .map_err(|_| render_failed("manifest error\n"))?;
+                Ok(Bytes::from(body))
+            };
+            if time == TimeView::Live {
+                return req.manifest(MSS_MANIFEST_TYPE, LIVE_MANIFEST_CACHE, "", || {
+                    render(&req.manifest_views()?)
+                });
+            }
+            match req
+                .manifest_views_at(time)
+                .await
+                .and_then(|views| render(&views.into_iter().map(|(_, v)| v).collect::<Vec<_>>()))
+            {
+                Ok(body) => ok(MSS_MANIFEST_TYPE, time_cache(time), body),
+                Err(response) => *response,
+            }
+        }
         MssResource::Fragment {
             bitrate,
             kind,
@@ -492,7 +712,16 @@ async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
                     .filter_map(|slot| req.view(slot).map(|v| (slot.clone(), v)))
                     .unzip();
                 let Some((view, segment)) = mss::find_fragment(&views, bitrate, kind, time) else {
-                    return not_found();
+                    // Not in the live window: a catch-up or timeshift player.
+                    let (slots, package) = (req.channel.renditions.clone(), req.package.clone());
+                    let found = tokio::task::spawn_blocking(move || {
+                        catchup::find_stored_mss(&slots, &package, bitrate, kind, time)
+                    })
+                    .await;
+                    let Some((slot, segment, following)) = req.stored_result(found) else {
+                        return not_found();
+                    };
+                    break (slot, segment, following);
                 };
                 let Some(slot) = slots.iter().find(|s| s.name == view.variant.name).cloned() else {
                     return not_found();
@@ -526,6 +755,33 @@ async fn serve_mss(req: &Request<'_>, resource: MssResource) -> Response {
             .await
         }
     }
+}
+
+/// How long caches may keep a manifest of a time view: a shifted live window moves like the
+/// live one; a finished interval changes only as retention removes its oldest media.
+fn time_cache(time: TimeView) -> &'static str {
+    match time {
+        TimeView::Recorded { .. } => MULTIVARIANT_CACHE,
+        TimeView::Live | TimeView::Shifted { .. } => LIVE_MANIFEST_CACHE,
+    }
+}
+
+/// The answer to time parameters that cannot be served.
+fn refused(refusal: catchup::Refusal) -> Box<Response> {
+    Box::new(
+        (
+            refusal.status,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            refusal.message,
+        )
+            .into_response(),
+    )
 }
 
 /// The 500 answered when a manifest writer fails.
@@ -587,6 +843,11 @@ async fn build_segment<F>(
 where
     F: FnOnce(&Segment, &SegmentBytes, &mut Vec<u8>) -> Result<(), MediaError> + Send + 'static,
 {
+    if segment.is_summary_only() {
+        // Only its summary was read (a manifest's view); serving needs the full record.
+        tracing::warn!(channel = %req.channel.config.id, start = segment.start, "segment not loaded in full");
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read segment\n");
+    }
     let reader = slot.lock().reader();
     let pool = req.state.buffers.clone();
     let start = segment.start;

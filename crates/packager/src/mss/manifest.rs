@@ -1,4 +1,4 @@
-//! The live client manifest (`SmoothStreamingMedia`).
+//! The client manifest (`SmoothStreamingMedia`): live, or of a recording.
 
 use std::fmt::{self, Write};
 use std::sync::Arc;
@@ -10,16 +10,23 @@ use super::{
     available_segments, fragment_span, kind_name, MssSettings, Span, LOOKAHEAD_FRAGMENT_COUNT,
     TIMESCALE,
 };
-use crate::view::RenditionView;
+use crate::view::{Presentation, RenditionView};
 
 /// The audio bitrate advertised when none can be measured.
 const DEFAULT_AUDIO_BITRATE: u64 = 128_000;
 
-/// Writes the live manifest of `renditions` (in the given order).
+/// Writes the manifest of `renditions` (in the given order), presented as the first one's
+/// [`RenditionView::presentation`] says.
 ///
-/// `SmoothStreamingMedia` version 2.2, TimeScale 10 MHz, `Duration="0"` and `IsLive="TRUE"`
-/// (a live presentation to dash.js, not a start-over one), `LookAheadFragmentCount="2"`,
-/// `DVRWindowLength` of the package's window (or the listed duration when the window is 0).
+/// `SmoothStreamingMedia` version 2.2, TimeScale 10 MHz, and:
+///
+/// - live ([`Presentation::Live`], and [`Presentation::Shifted`], whose caller passes segments
+///   ending at the shifted edge): `Duration="0"` and `IsLive="TRUE"` (a live presentation to
+///   dash.js, not a start-over one), `LookAheadFragmentCount="2"`, `DVRWindowLength` of the
+///   package's window (or the listed duration when the window is 0);
+/// - recorded ([`Presentation::Recorded`]): `IsLive="FALSE"`, `Duration` the listed duration
+///   (from the first listed fragment's start to the last one's end), no `DVRWindowLength` or
+///   `LookAheadFragmentCount`.
 ///
 /// - A video StreamIndex when a rendition has H.264 video: one QualityLevel per such
 ///   rendition (`Bitrate` its bandwidth, `FourCC="H264"`, `CodecPrivateData` the SPS and PPS
@@ -32,14 +39,17 @@ const DEFAULT_AUDIO_BITRATE: u64 = 128_000;
 ///   when unknown). The server ignores the bitrate in audio URLs, so this value only informs
 ///   the client.
 ///
-/// Listed: after [`available_segments`] (the delay), the newest segments fitting the window,
-/// at least three. Each `c` has `d`; `t` is written on the first and after any gap; `r` is
-/// not used (older GStreamer and dash.js releases ignore it).
+/// Listed: live, after [`available_segments`] (the delay), the newest segments fitting the
+/// window, at least three; recorded, every segment (neither the delay nor the window
+/// applies). Each `c` has `d`; `t` is written on the first and after any gap; `r` is not used
+/// (older GStreamer and dash.js releases ignore it).
 pub fn write_manifest(
     renditions: &[RenditionView],
     settings: &MssSettings,
     out: &mut String,
 ) -> fmt::Result {
+    let presentation = Presentation::of(renditions);
+    let recorded = presentation == Presentation::Recorded;
     let video: Vec<(&RenditionView, &CodecConfig)> = renditions
         .iter()
         .filter_map(|r| {
@@ -55,10 +65,10 @@ pub fn write_manifest(
         });
     let video_chunks = video
         .first()
-        .map(|(r, _)| chunks(&r.segments, TrackKind::Video, settings))
+        .map(|(r, _)| listed_chunks(&r.segments, TrackKind::Video, settings, presentation))
         .unwrap_or_default();
     let audio_chunks = audio
-        .map(|(r, _)| chunks(&r.segments, TrackKind::Audio, settings))
+        .map(|(r, _)| listed_chunks(&r.segments, TrackKind::Audio, settings, presentation))
         .unwrap_or_default();
 
     let listed = if video.is_empty() {
@@ -66,16 +76,27 @@ pub fn write_manifest(
     } else {
         &video_chunks
     };
-    let dvr_window = match settings.playlist_window_secs {
-        0 => listed.iter().map(|c| c.span.duration()).sum(),
-        secs => u64::from(secs) * TIMESCALE,
+    let listed_duration = match (listed.first(), listed.last()) {
+        (Some(first), Some(last)) => last.span.end.saturating_sub(first.span.start),
+        _ => 0,
     };
 
     writeln!(out, r#"<?xml version="1.0" encoding="utf-8"?>"#)?;
-    writeln!(
-        out,
-        r#"<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" TimeScale="{TIMESCALE}" Duration="0" IsLive="TRUE" LookAheadFragmentCount="{LOOKAHEAD_FRAGMENT_COUNT}" DVRWindowLength="{dvr_window}" CanSeek="TRUE" CanPause="TRUE">"#
-    )?;
+    if recorded {
+        writeln!(
+            out,
+            r#"<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" TimeScale="{TIMESCALE}" Duration="{listed_duration}" IsLive="FALSE" CanSeek="TRUE" CanPause="TRUE">"#
+        )?;
+    } else {
+        let dvr_window = match settings.playlist_window_secs {
+            0 => listed.iter().map(|c| c.span.duration()).sum(),
+            secs => u64::from(secs) * TIMESCALE,
+        };
+        writeln!(
+            out,
+            r#"<SmoothStreamingMedia MajorVersion="2" MinorVersion="2" TimeScale="{TIMESCALE}" Duration="0" IsLive="TRUE" LookAheadFragmentCount="{LOOKAHEAD_FRAGMENT_COUNT}" DVRWindowLength="{dvr_window}" CanSeek="TRUE" CanPause="TRUE">"#
+        )?;
+    }
     if !video.is_empty() {
         write_video(&video, &video_chunks, out)?;
     }
@@ -92,7 +113,22 @@ pub(crate) struct Chunk<'a> {
     pub span: Span,
 }
 
-/// The fragments of `kind` a manifest lists from a rendition's segments, oldest first.
+/// The fragments of `kind` a manifest presented as `presentation` lists from a rendition's
+/// segments, oldest first: of a recording all of them, else [`chunks`].
+pub(crate) fn listed_chunks<'a>(
+    segments: &'a [Arc<Segment>],
+    kind: TrackKind,
+    settings: &MssSettings,
+    presentation: Presentation,
+) -> Vec<Chunk<'a>> {
+    match presentation {
+        Presentation::Recorded => spans(segments, kind),
+        Presentation::Live | Presentation::Shifted { .. } => chunks(segments, kind, settings),
+    }
+}
+
+/// The fragments of `kind` a live manifest lists from a rendition's segments, oldest first:
+/// after [`available_segments`] (the delay), the newest that fit the window, at least three.
 pub(crate) fn chunks<'a>(
     segments: &'a [Arc<Segment>],
     kind: TrackKind,

@@ -1,5 +1,6 @@
 //! Microsoft Smooth Streaming (MSS) live: the client manifest and its fragments, as views of
-//! the stored segments.
+//! the stored segments. A recording (catch-up, [`crate::Presentation::Recorded`]) gets a
+//! manifest with `IsLive="FALSE"` listing all its segments, with the same fragment URLs.
 //!
 //! # Layout
 //!
@@ -220,7 +221,8 @@ pub(crate) fn fragment_span(
 }
 
 /// The segments of a rendition up to the manifest's live edge: those ending more than
-/// `delay_secs` before the newest one ends (at least one, when there are any).
+/// `delay_secs` before the newest one ends (at least one, when there are any). A live
+/// manifest's only: a recording's lists every segment it is given.
 ///
 /// Fragments past the edge are still served if asked for, but the manifest does not list
 /// them; a caller passing `following` to [`write_fragment`] should stop at this edge too, so

@@ -12,6 +12,7 @@ use super::fragment::{TFRF_UUID, TFXD_UUID};
 use super::manifest::{chunks, spans};
 use super::*;
 use crate::testing::{aac, avc, two_renditions};
+use crate::Presentation;
 
 const GOLDEN: &str = include_str!("../golden/mss_two_renditions.xml");
 const GOLDEN_PATH: &str = concat!(
@@ -243,6 +244,102 @@ fn zero_window_lists_three_and_advertises_their_duration() {
     assert_eq!(cs.len(), 3);
     let listed: u64 = cs.iter().map(|c| c.d).sum();
     assert_eq!(attr::<u64>(doc.root_element(), "DVRWindowLength"), listed);
+}
+
+/// `renditions` presented as `presentation`.
+fn presented(renditions: &[RenditionView], presentation: Presentation) -> Vec<RenditionView> {
+    crate::testing::presented(renditions.to_vec(), presentation)
+}
+
+#[test]
+fn presentations_shape_the_manifest() {
+    // 30 s of 2 s segments; an 8 s window with 4 s of delay lists four, two back.
+    let renditions = vec![
+        crate::testing::rendition("2500000", 2_500_000, 30, 2),
+        crate::testing::rendition("800000", 800_000, 30, 2),
+    ];
+    let segments = &renditions[0].segments;
+    assert_eq!(segments.len(), 15);
+    let live = manifest(&renditions, &settings(8, 4));
+    // Everything, as a live manifest would list it: the same fragments (so URLs).
+    let everything = manifest(&renditions, &settings(3600, 0));
+    let everything = roxmltree::Document::parse(&everything).expect("xml");
+    for presentation in crate::testing::PRESENTATIONS {
+        let out = manifest(&presented(&renditions, presentation), &settings(8, 4));
+        let doc = roxmltree::Document::parse(&out).expect("manifest is XML");
+        let root = doc.root_element();
+        assert_eq!(root.attribute("TimeScale"), Some("10000000"));
+        match presentation {
+            Presentation::Live => assert_eq!(out, live),
+            // The caller moved the edge; the manifest is a live one.
+            Presentation::Shifted { .. } => assert_eq!(out, live),
+            Presentation::Recorded => {
+                assert_eq!(root.attribute("IsLive"), Some("FALSE"), "{out}");
+                assert_eq!(root.attribute("DVRWindowLength"), None);
+                assert_eq!(root.attribute("LookAheadFragmentCount"), None);
+                for (name, kind) in [("video", TrackKind::Video), ("audio", TrackKind::Audio)] {
+                    let stream = stream_index(&doc, name);
+                    let cs = c_list(stream);
+                    // Every segment, neither the window nor the delay applies.
+                    assert_eq!(cs.len(), 15, "{name}");
+                    assert_eq!(attr::<usize>(stream, "Chunks"), 15);
+                    assert!(cs[0].t.is_some() && cs[1..].iter().all(|c| c.t.is_none()));
+                    let times = chain_times(&cs);
+                    for (t, s) in times.iter().zip(segments) {
+                        assert_eq!(Some(*t), fragment_start(s, kind), "{name}");
+                    }
+                    let all = c_list(stream_index(&everything, name));
+                    assert_eq!(times, chain_times(&all), "{name}");
+                    let ds = |cs: &[C]| cs.iter().map(|c| c.d).collect::<Vec<_>>();
+                    assert_eq!(ds(&cs), ds(&all), "{name}");
+                }
+                // The listed duration of the video: first start to last end.
+                let video = c_list(stream_index(&doc, "video"));
+                let total: u64 = video.iter().map(|c| c.d).sum();
+                assert_eq!(attr::<u64>(root, "Duration"), total);
+                assert_eq!(total, 30 * TIMESCALE);
+            }
+        }
+        if presentation != Presentation::Recorded {
+            assert_eq!(root.attribute("IsLive"), Some("TRUE"));
+            assert_eq!(root.attribute("Duration"), Some("0"));
+            assert_eq!(root.attribute("DVRWindowLength"), Some("80000000"));
+            assert_eq!(root.attribute("LookAheadFragmentCount"), Some("2"));
+            assert_eq!(c_list(stream_index(&doc, "video")).len(), 4);
+        }
+    }
+}
+
+#[test]
+fn a_recording_with_a_gap_lasts_from_its_first_start_to_its_last_end() {
+    let mut segments = thousand_segments();
+    segments.truncate(3);
+    // The third segment comes 10 s late (a reconnect).
+    let mut late = (*segments[2]).clone();
+    late.discontinuity = true;
+    late.start += 10 * 90_000;
+    if let Some(v) = late.video.as_mut() {
+        v.samples.iter_mut().for_each(|s| s.dts += 10 * 90_000);
+    }
+    if let Some(a) = late.audio.as_mut() {
+        a.samples.iter_mut().for_each(|s| s.dts += 10 * 48_000);
+    }
+    segments[2] = Arc::new(late);
+    let renditions = vec![RenditionView {
+        variant: crate::testing::two_renditions()[0].variant.clone(),
+        segments,
+        config_changes: Vec::new(),
+        presentation: Presentation::Recorded,
+    }];
+    let out = manifest(&renditions, &settings(2, 3600));
+    let doc = roxmltree::Document::parse(&out).expect("xml");
+    let cs = c_list(stream_index(&doc, "video"));
+    assert_eq!(cs.len(), 3);
+    assert!(cs[0].t.is_some() && cs[1].t.is_none() && cs[2].t.is_some());
+    let times = chain_times(&cs);
+    let end = times[2] + cs[2].d;
+    assert_eq!(attr::<u64>(doc.root_element(), "Duration"), end - times[0]);
+    assert_eq!(end - times[0], 3 * 20_020_000 + 100_000_000);
 }
 
 #[test]
@@ -744,6 +841,7 @@ fn gaps_get_a_time_and_discontinuities_do_not_stretch() {
         variant: crate::testing::two_renditions()[0].variant.clone(),
         segments,
         config_changes: Vec::new(),
+        presentation: crate::Presentation::Live,
     }];
     let out = manifest(&renditions, &settings(3600, 0));
     let doc = roxmltree::Document::parse(&out).expect("xml");
@@ -837,6 +935,7 @@ fn shifted(view: &RenditionView, ms: i64) -> RenditionView {
         variant: view.variant.clone(),
         segments,
         config_changes: view.config_changes.clone(),
+        presentation: view.presentation,
     }
 }
 

@@ -6,6 +6,8 @@
 //! ```text
 //! 1763700000.dat   payloads in arrival order (video and audio interleaved)
 //! 1763700000.idx   track and segment records (see `record`), whose extents point into .dat files
+//! 1763700000.sum   track and summary records: the catch-up index (see `archive`), pointing
+//!                  into the .idx of the same id
 //! 1763700060.dat   the next file, started after `file_span` of media
 //! ...
 //! ```
@@ -16,14 +18,18 @@
 //! **Ordering and crash safety.** A payload is written (from a small buffer) before the segment
 //! that holds it is recorded, and a segment record is written only when every payload of the
 //! segment reached its data file. After a crash, the index holds only complete segments; a torn
-//! record at the end of an index file fails its checksum and is skipped. A new process never
-//! appends to an old file. Writes are not `fsync`ed: a killed process loses nothing the kernel
-//! has accepted, a power loss may lose the last seconds.
+//! record at the end of an index file fails its checksum and is skipped. A segment's summary
+//! is appended to the `.sum` file only after its record reached the `.idx` file. A new process
+//! never appends to an old file. Writes are not `fsync`ed: a killed process loses nothing the
+//! kernel has accepted, a power loss may lose the last seconds.
 //!
 //! **Write errors** (a full disk, an I/O error) never stop the live output: the bytes that failed
 //! stay in memory (the overlay) where readers find them, payloads stay in memory until the next
 //! segment starts, and the disk is tried again then. Segments that did not reach the disk are not
-//! recorded, so they are served live but not after a restart. Every error is counted.
+//! recorded, so they are served live but not after a restart. A failed summary write leaves
+//! the segment recorded (it is resumed after a restart) but out of the catch-up index; the
+//! store then moves to a new set of files, as after a failed index write. Every error is
+//! counted.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -35,12 +41,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use media::TrackInfo;
 
-use super::record::{self, Record};
+use super::archive::Archive;
+use super::record::{self, Record, SummaryRecord};
 use super::{Extent, Payload, PayloadReader, PayloadSink, SegmentBytes};
 use crate::segment::{Segment, TrackSamples};
 
-const DATA_EXT: &str = "dat";
-const INDEX_EXT: &str = "idx";
+pub(super) const DATA_EXT: &str = "dat";
+pub(super) const INDEX_EXT: &str = "idx";
+pub(super) const SUMMARY_EXT: &str = "sum";
 /// Files not read at startup are assumed to end this long after the next file begins (90 kHz):
 /// the closing segment's audio and one more segment at most.
 const RECOVERED_END_MARGIN: i64 = 60 * 90_000;
@@ -110,8 +118,19 @@ struct DataFile {
 #[derive(Debug)]
 struct IndexFile {
     file: File,
+    /// Bytes written: where the next record goes.
+    len: u64,
     /// Tracks already recorded in this file, with their ids.
     tracks: Vec<(Arc<TrackInfo>, u32)>,
+    /// The summary file of the same id, once opened.
+    summary: Option<SummaryFile>,
+}
+
+#[derive(Debug)]
+struct SummaryFile {
+    file: File,
+    /// Ids of the index file's tracks already recorded in this file.
+    tracks: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,10 +155,14 @@ pub struct DiskStore {
     files: VecDeque<FileSpan>,
     overlay: Arc<Mutex<Overlay>>,
     reader: Arc<DiskReader>,
+    archive: Arc<Archive>,
     stats: StoreStats,
     scratch: Vec<u8>,
+    summary_scratch: Vec<u8>,
     /// Fault injection for tests: every write fails as on a full disk.
     fail_writes: bool,
+    /// Fault injection for tests: summary writes fail.
+    fail_summaries: bool,
 }
 
 impl DiskStore {
@@ -199,6 +222,7 @@ impl DiskStore {
                 overlay: overlay.clone(),
             }),
             last_id: ids.last().copied().unwrap_or(0),
+            archive: Arc::new(Archive::new(config.dir.clone(), ids)),
             config,
             current: None,
             index: None,
@@ -208,7 +232,9 @@ impl DiskStore {
             overlay,
             stats: StoreStats::default(),
             scratch: Vec::new(),
+            summary_scratch: Vec::new(),
             fail_writes: false,
+            fail_summaries: false,
         };
         Ok((store, recovered))
     }
@@ -221,6 +247,12 @@ impl DiskStore {
     /// the error path.
     pub fn inject_write_failures(&mut self, fail: bool) {
         self.fail_writes = fail;
+    }
+
+    /// Makes every following summary write fail (`true`), or work again.
+    #[cfg(test)]
+    pub(crate) fn inject_summary_failures(&mut self, fail: bool) {
+        self.fail_summaries = fail;
     }
 
     fn full(&self) -> io::Result<()> {
@@ -237,6 +269,12 @@ impl DiskStore {
     /// The reader for segments of this store; shareable across threads.
     pub fn reader(&self) -> Arc<DiskReader> {
         self.reader.clone()
+    }
+
+    /// The catch-up index of this store: every recorded segment still on disk, read from disk
+    /// on demand; shareable across threads.
+    pub fn archive(&self) -> Arc<Archive> {
+        self.archive.clone()
     }
 
     /// Records a sealed segment and applies retention. `oldest` is the oldest segment a reader
@@ -281,11 +319,18 @@ impl DiskStore {
         }
         if self.index.is_none() {
             let path = file_path(&self.config.dir, current_id, INDEX_EXT);
-            match OpenOptions::new().create(true).append(true).open(&path) {
-                Ok(file) => {
+            let opened = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|file| Ok((file.metadata()?.len(), file)));
+            match opened {
+                Ok((len, file)) => {
                     self.index = Some(IndexFile {
                         file,
+                        len,
                         tracks: Vec::new(),
+                        summary: None,
                     })
                 }
                 Err(e) => {
@@ -317,6 +362,7 @@ impl DiskStore {
                 }
             };
         }
+        let record_at = self.scratch.len();
         if !record::encode_segment(segment, ids[0], ids[1], &mut self.scratch) {
             return false;
         }
@@ -336,7 +382,79 @@ impl DiskStore {
             self.write_error("cannot write index record", &path, &e);
             return false;
         }
+        let idx_offset = index.len + record_at as u64;
+        index.len += self.scratch.len() as u64;
+        let idx_len = u32::try_from(self.scratch.len() - record_at).unwrap_or(u32::MAX);
+        let summary = SummaryRecord::of(segment, ids[0], ids[1], idx_offset, idx_len);
+        self.record_summary(current_id, &summary);
         true
+    }
+
+    /// Appends `summary` (with the track records it needs first) to the summary file of
+    /// `id`. On failure the store moves to new files: the summary file may end in a torn
+    /// record, after which nothing would be read.
+    fn record_summary(&mut self, id: u32, summary: &SummaryRecord) {
+        let Some(index) = self.index.as_mut() else {
+            return;
+        };
+        let path = file_path(&self.config.dir, id, SUMMARY_EXT);
+        if index.summary.is_none() {
+            let opened = if self.fail_summaries {
+                Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on device (injected)",
+                ))
+            } else {
+                OpenOptions::new().create(true).append(true).open(&path)
+            };
+            match opened {
+                Ok(file) => {
+                    index.summary = Some(SummaryFile {
+                        file,
+                        tracks: Vec::new(),
+                    })
+                }
+                Err(e) => {
+                    self.index = None;
+                    self.current = None;
+                    self.write_error("cannot create summary file", &path, &e);
+                    return;
+                }
+            }
+        }
+        let Some(sum) = index.summary.as_mut() else {
+            return;
+        };
+        self.summary_scratch.clear();
+        let mut new_tracks = Vec::new();
+        for t in &summary.tracks {
+            if sum.tracks.contains(&t.track_id) || new_tracks.contains(&t.track_id) {
+                continue;
+            }
+            if let Some((info, _)) = index.tracks.iter().find(|(_, i)| *i == t.track_id) {
+                record::encode_track(t.track_id, info, &mut self.summary_scratch);
+                new_tracks.push(t.track_id);
+            }
+        }
+        if !record::encode_summary(summary, &mut self.summary_scratch) {
+            return;
+        }
+        let written = if self.fail_writes || self.fail_summaries {
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device (injected)",
+            ))
+        } else {
+            sum.file.write_all(&self.summary_scratch)
+        };
+        match written {
+            Ok(()) => sum.tracks.extend(new_tracks),
+            Err(e) => {
+                self.index = None;
+                self.current = None;
+                self.write_error("cannot write summary record", &path, &e);
+            }
+        }
     }
 
     fn prune(&mut self, newest_end: i64, keep_from: i64) {
@@ -347,7 +465,8 @@ impl DiskStore {
                 break;
             }
             self.files.pop_front();
-            for ext in [DATA_EXT, INDEX_EXT] {
+            self.archive.remove_file(oldest.id, oldest.last_end);
+            for ext in [DATA_EXT, INDEX_EXT, SUMMARY_EXT] {
                 let path = file_path(&self.config.dir, oldest.id, ext);
                 if let Err(e) = fs::remove_file(&path) {
                     if e.kind() != io::ErrorKind::NotFound {
@@ -389,6 +508,7 @@ impl DiskStore {
                 Ok(file) => {
                     self.last_id = id;
                     self.files.push_back(FileSpan { id, last_end: t90 });
+                    self.archive.add_file(id);
                     self.current = Some(DataFile {
                         id,
                         file,
@@ -587,11 +707,11 @@ fn update_spans(files: &mut VecDeque<FileSpan>, segment: &Segment) {
     }
 }
 
-fn file_path(dir: &Path, id: u32, ext: &str) -> PathBuf {
+pub(super) fn file_path(dir: &Path, id: u32, ext: &str) -> PathBuf {
     dir.join(format!("{id:010}.{ext}"))
 }
 
-/// Ids of the data and index files in `dir`, sorted.
+/// Ids of the data, index and summary files in `dir`, sorted.
 fn list_ids(dir: &Path) -> io::Result<Vec<u32>> {
     let mut ids = Vec::new();
     for entry in fs::read_dir(dir)? {
@@ -601,7 +721,7 @@ fn list_ids(dir: &Path) -> io::Result<Vec<u32>> {
         let Some((stem, ext)) = name.split_once('.') else {
             continue;
         };
-        if ext != DATA_EXT && ext != INDEX_EXT {
+        if ext != DATA_EXT && ext != INDEX_EXT && ext != SUMMARY_EXT {
             continue;
         }
         if let Ok(id) = stem.parse::<u32>() {
@@ -672,6 +792,8 @@ fn read_index(dir: &Path, id: u32) -> io::Result<(Vec<Segment>, u64)> {
                     skipped += 1;
                 }
             }
+            // Never written to an index file.
+            Record::Summary(_) => skipped += 1,
         }
     }
     Ok((segments, skipped))

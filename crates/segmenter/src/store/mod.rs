@@ -10,7 +10,13 @@
 //! Readers resolve payload handles through a [`PayloadReader`], which loads everything a segment
 //! needs with one positioned read per data file. The reader is the seam for storage that is not a
 //! local disk.
+//!
+//! Every recorded segment is also summarized in a third file beside the index: the catch-up
+//! index, read through an [`Archive`]. It answers manifests for any interval of the rolling
+//! buffer (days of it) from disk, holding nothing per segment in memory, and loads a segment
+//! that has left the live window in full when it is served.
 
+pub mod archive;
 pub mod disk;
 pub mod record;
 
@@ -19,6 +25,7 @@ use std::io;
 
 use bytes::Bytes;
 
+pub use archive::Archive;
 pub use disk::{DiskStore, DiskStoreConfig, Recovered, StoreStats};
 
 use crate::segment::Segment;

@@ -1,15 +1,30 @@
-//! The index file format: a log of checksummed records, one per track configuration and one per
-//! sealed segment.
+//! The index and summary file format: a log of checksummed records, one per track
+//! configuration and one per sealed segment (its full record, or its summary).
 //!
 //! ```text
 //! record  = tag:u8  body_len:u32le  body  crc32(tag, body_len, body):u32le
-//! tag 1   = track:   id:u32 codec:u8 (1 AVC, 2 AAC) timescale:u32 config (avcC or ASC, rest of body)
+//! tag 1   = track:   id:u32 codec:u8 (1 AVC, 2 AAC, 3 HEVC) timescale:u32
+//!                    config (avcC, ASC or hvcC: the rest of the body)
 //! tag 2   = segment: sequence:u64 start:i64 duration:i64 flags:u8 (bit 0: discontinuity)
 //!                    discontinuity_sequence:u64
 //!                    track_count:u8, then per track:
 //!                      track_id:u32 first_dts:i64 sample_count:u32, then per sample:
 //!                        file:u32 offset:u64 len:u32 duration:u32 composition_offset:i32 flags:u8
+//! tag 3   = summary: sequence:u64 start:i64 duration:i64 flags:u8 (bit 0: discontinuity)
+//!                    discontinuity_sequence:u64 idx_offset:u64 idx_len:u32
+//!                    track_count:u8, then per track:
+//!                      track_id:u32 first_dts:i64 duration:u64 last_duration:u32
+//!                      longest_duration:u32 count:u32 bytes:u64
 //! ```
+//!
+//! Index files (`.idx`) hold track and segment records. Summary files (`.sum`, the catch-up
+//! index read by [`super::archive::Archive`]) hold track and summary records: a summary is what
+//! a manifest needs of a segment (its [`TrackSummary`] per track) and where the segment's full
+//! record lies in the index file of the same id (`idx_offset`, `idx_len`: the whole record,
+//! header and checksum included). Track ids in a summary file are those of its index file. A
+//! summary is written only after the segment record it points at. A summary is corrupt when
+//! `idx_len` cannot be a record's length or a track's aggregates cannot be of the samples of
+//! one segment record (more samples than fit, the last longer than the longest, ...).
 //!
 //! Integers are little-endian. A sample's decode time is the track's `first_dts` plus the
 //! durations of the samples before it, which is how the segmenter assigns durations. A record
@@ -22,16 +37,23 @@ use std::sync::Arc;
 use bytes::Bytes;
 use media::{AacConfig, AvcConfig, CodecConfig, HevcConfig, Timescale, TrackInfo};
 
-use crate::segment::{Sample, Segment, TrackSamples};
+use crate::segment::{Sample, Segment, TrackSamples, TrackSummary};
 use crate::store::{Extent, Payload};
 
 const TAG_TRACK: u8 = 1;
 const TAG_SEGMENT: u8 = 2;
+const TAG_SUMMARY: u8 = 3;
 const HEADER: usize = 5;
 const TRAILER: usize = 4;
 /// Larger bodies are corrupt: a segment of 10 s at 240 fps with audio is ~100 KB of samples.
 pub const MAX_BODY: usize = 16 << 20;
 const SAMPLE_BYTES: usize = 4 + 8 + 4 + 4 + 4 + 1;
+/// Bytes of a summary record (whole, with header and checksum) without its tracks.
+pub const SUMMARY_BYTES: usize = HEADER + 8 + 8 + 8 + 1 + 8 + 8 + 4 + 1 + TRAILER;
+/// Bytes of a summary record per track.
+pub const SUMMARY_TRACK_BYTES: usize = 4 + 8 + 8 + 4 + 4 + 4 + 8;
+/// Longest whole record: what a summary's `idx_len` may be at most.
+pub const MAX_RECORD: usize = HEADER + MAX_BODY + TRAILER;
 
 /// Why bytes are not a record.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -71,15 +93,111 @@ pub struct SegmentRecord {
 impl SegmentRecord {
     /// The recorded segment without its tracks (they need the track records to resolve).
     pub fn segment_without_tracks(&self) -> Segment {
-        Segment {
-            sequence: self.sequence,
-            start: self.start,
-            duration: self.duration,
-            discontinuity: self.discontinuity,
-            discontinuity_sequence: self.discontinuity_sequence,
-            video: None,
-            audio: None,
+        bare_segment(
+            self.sequence,
+            self.start,
+            self.duration,
+            self.discontinuity,
+            self.discontinuity_sequence,
+        )
+    }
+}
+
+/// One track of a summary record, before its track id is resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SummaryTrack {
+    pub track_id: u32,
+    pub summary: TrackSummary,
+}
+
+/// What a manifest needs of a recorded segment, and where its full record is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryRecord {
+    pub sequence: u64,
+    pub start: i64,
+    pub duration: i64,
+    pub discontinuity: bool,
+    pub discontinuity_sequence: u64,
+    /// Offset of the segment's record in the index file of the same id.
+    pub idx_offset: u64,
+    /// Length of that record, header and checksum included.
+    pub idx_len: u32,
+    pub tracks: Vec<SummaryTrack>,
+}
+
+impl SummaryRecord {
+    /// The summary of `segment`, whose record (of `idx_len` bytes) was written at `idx_offset`
+    /// of its index file with the video and audio tracks numbered `video_id` and `audio_id`.
+    pub fn of(
+        segment: &Segment,
+        video_id: u32,
+        audio_id: u32,
+        idx_offset: u64,
+        idx_len: u32,
+    ) -> SummaryRecord {
+        let tracks = [
+            segment.video.as_ref().map(|t| (video_id, t)),
+            segment.audio.as_ref().map(|t| (audio_id, t)),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(track_id, t)| SummaryTrack {
+            track_id,
+            summary: t.summary(),
+        })
+        .collect();
+        SummaryRecord {
+            sequence: segment.sequence,
+            start: segment.start,
+            duration: segment.duration,
+            discontinuity: segment.discontinuity,
+            discontinuity_sequence: segment.discontinuity_sequence,
+            idx_offset,
+            idx_len,
+            tracks,
         }
+    }
+
+    pub fn end(&self) -> i64 {
+        self.start.saturating_add(self.duration)
+    }
+
+    /// Where the full record lies in the index file: `offset..end`.
+    pub fn idx_range(&self) -> (u64, u64) {
+        (
+            self.idx_offset,
+            self.idx_offset.saturating_add(u64::from(self.idx_len)),
+        )
+    }
+
+    /// The summarized segment without its tracks (they need the track records to resolve).
+    pub fn segment_without_tracks(&self) -> Segment {
+        bare_segment(
+            self.sequence,
+            self.start,
+            self.duration,
+            self.discontinuity,
+            self.discontinuity_sequence,
+        )
+    }
+}
+
+/// A segment with these times and flags and no tracks yet.
+fn bare_segment(
+    sequence: u64,
+    start: i64,
+    duration: i64,
+    discontinuity: bool,
+    discontinuity_sequence: u64,
+) -> Segment {
+    Segment {
+        sequence,
+        start,
+        duration,
+        discontinuity,
+        discontinuity_sequence,
+        video: None,
+        audio: None,
     }
 }
 
@@ -88,6 +206,7 @@ impl SegmentRecord {
 pub enum Record {
     Track(TrackRecord),
     Segment(SegmentRecord),
+    Summary(SummaryRecord),
 }
 
 /// Appends a track record.
@@ -155,6 +274,37 @@ pub fn encode_segment(segment: &Segment, video_id: u32, audio_id: u32, out: &mut
     true
 }
 
+/// Appends a summary record. Writes nothing (and returns false) for more than two tracks.
+pub fn encode_summary(summary: &SummaryRecord, out: &mut Vec<u8>) -> bool {
+    let Ok(count) = u8::try_from(summary.tracks.len()) else {
+        return false;
+    };
+    if count > 2 {
+        return false;
+    }
+    let start = begin(TAG_SUMMARY, out);
+    out.extend_from_slice(&summary.sequence.to_le_bytes());
+    out.extend_from_slice(&summary.start.to_le_bytes());
+    out.extend_from_slice(&summary.duration.to_le_bytes());
+    out.push(u8::from(summary.discontinuity));
+    out.extend_from_slice(&summary.discontinuity_sequence.to_le_bytes());
+    out.extend_from_slice(&summary.idx_offset.to_le_bytes());
+    out.extend_from_slice(&summary.idx_len.to_le_bytes());
+    out.push(count);
+    for t in &summary.tracks {
+        let s = &t.summary;
+        out.extend_from_slice(&t.track_id.to_le_bytes());
+        out.extend_from_slice(&s.first_dts.to_le_bytes());
+        out.extend_from_slice(&s.duration.to_le_bytes());
+        out.extend_from_slice(&s.last_duration.to_le_bytes());
+        out.extend_from_slice(&s.longest_duration.to_le_bytes());
+        out.extend_from_slice(&s.count.to_le_bytes());
+        out.extend_from_slice(&s.bytes.to_le_bytes());
+    }
+    finish(start, out);
+    true
+}
+
 fn begin(tag: u8, out: &mut Vec<u8>) -> usize {
     let start = out.len();
     out.push(tag);
@@ -191,6 +341,7 @@ pub fn decode(buf: &[u8]) -> Result<(Record, usize), RecordError> {
     let record = match tag {
         TAG_TRACK => Record::Track(decode_track(&mut r)?),
         TAG_SEGMENT => Record::Segment(decode_segment(&mut r)?),
+        TAG_SUMMARY => Record::Summary(decode_summary(&mut r)?),
         _ => return Err(RecordError::Corrupt("unknown record tag")),
     };
     if !r.0.is_empty() {
@@ -277,6 +428,71 @@ fn decode_segment(r: &mut Reader<'_>) -> Result<SegmentRecord, RecordError> {
         discontinuity_sequence,
         tracks,
     })
+}
+
+fn decode_summary(r: &mut Reader<'_>) -> Result<SummaryRecord, RecordError> {
+    let sequence = r.u64()?;
+    let start = r.i64()?;
+    let duration = r.i64()?;
+    if duration <= 0 {
+        return Err(RecordError::Corrupt("segment duration not positive"));
+    }
+    if start.checked_add(duration).is_none() {
+        return Err(RecordError::Corrupt("segment end overflows"));
+    }
+    let flags = r.u8()?;
+    let discontinuity_sequence = r.u64()?;
+    let idx_offset = r.u64()?;
+    let idx_len = r.u32()?;
+    if (idx_len as usize) < HEADER + TRAILER || idx_len as usize > MAX_RECORD {
+        return Err(RecordError::Corrupt("summary points at no possible record"));
+    }
+    if idx_offset.checked_add(u64::from(idx_len)).is_none() {
+        return Err(RecordError::Corrupt("index range past 2^64"));
+    }
+    let count = r.u8()?;
+    if count > 2 {
+        return Err(RecordError::Corrupt("more than two tracks"));
+    }
+    let mut tracks = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        let track_id = r.u32()?;
+        let summary = TrackSummary {
+            first_dts: r.i64()?,
+            duration: r.u64()?,
+            last_duration: r.u32()?,
+            longest_duration: r.u32()?,
+            count: r.u32()?,
+            bytes: r.u64()?,
+        };
+        if !plausible(&summary) {
+            return Err(RecordError::Corrupt("track summary is not of any samples"));
+        }
+        tracks.push(SummaryTrack { track_id, summary });
+    }
+    Ok(SummaryRecord {
+        sequence,
+        start,
+        duration,
+        discontinuity: flags & 1 == 1,
+        discontinuity_sequence,
+        idx_offset,
+        idx_len,
+        tracks,
+    })
+}
+
+/// Whether `s` can be the aggregates of a track's samples in a segment record: no more
+/// samples than a record holds, each at most `u32::MAX` ticks and bytes long, the last no longer
+/// than the longest. (So sums of many summaries stay far from overflowing.)
+fn plausible(s: &TrackSummary) -> bool {
+    let count = u64::from(s.count);
+    let most = count * u64::from(u32::MAX);
+    count <= (MAX_BODY / SAMPLE_BYTES) as u64
+        && s.last_duration <= s.longest_duration
+        && u64::from(s.longest_duration) <= s.duration
+        && s.duration <= most
+        && s.bytes <= most
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -443,6 +659,123 @@ mod tests {
         let (records, len, err) = decode_all(&flipped);
         assert_eq!((records.len(), len), (1, whole));
         assert_eq!(err, Some(RecordError::Corrupt("checksum mismatch")));
+    }
+
+    fn summary() -> SummaryRecord {
+        SummaryRecord::of(&segment(), 1, 2, 1234, 456)
+    }
+
+    #[test]
+    fn summary_round_trip() {
+        let seg = segment();
+        let s = summary();
+        assert_eq!(
+            (
+                s.sequence,
+                s.start,
+                s.duration,
+                s.discontinuity,
+                s.discontinuity_sequence
+            ),
+            (7, 900_000, 180_000, true, 4)
+        );
+        assert_eq!(
+            (s.idx_offset, s.idx_len, s.idx_range()),
+            (1234, 456, (1234, 1690))
+        );
+        let video = seg.video.as_ref().map(|t| TrackSummary::of(&t.samples));
+        let audio = seg.audio.as_ref().map(|t| TrackSummary::of(&t.samples));
+        assert_eq!(
+            s.tracks,
+            vec![
+                SummaryTrack {
+                    track_id: 1,
+                    summary: video.unwrap_or_default()
+                },
+                SummaryTrack {
+                    track_id: 2,
+                    summary: audio.unwrap_or_default()
+                },
+            ]
+        );
+        let mut buf = Vec::new();
+        encode_track(1, &avc(), &mut buf);
+        let at = buf.len();
+        assert!(encode_summary(&s, &mut buf));
+        assert_eq!(buf.len() - at, SUMMARY_BYTES + 2 * SUMMARY_TRACK_BYTES);
+        let (records, len, err) = decode_all(&buf);
+        assert_eq!((len, err), (buf.len(), None));
+        assert_eq!(records[1], Record::Summary(s.clone()));
+        let shown = match &records[1] {
+            Record::Summary(r) => r.segment_without_tracks(),
+            other => panic!("not a summary: {other:?}"),
+        };
+        assert_eq!((shown.sequence, shown.end()), (7, 1_080_000));
+
+        // No tracks, and torn anywhere: never a record.
+        let mut bare = s.clone();
+        bare.tracks.clear();
+        let mut buf = Vec::new();
+        assert!(encode_summary(&bare, &mut buf));
+        assert_eq!(buf.len(), SUMMARY_BYTES);
+        assert_eq!(decode(&buf), Ok((Record::Summary(bare), SUMMARY_BYTES)));
+        for cut in 0..buf.len() {
+            assert_eq!(
+                decode(&buf[..cut]),
+                Err(RecordError::Incomplete),
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn corrupt_summaries_are_rejected() {
+        let mut three = summary();
+        three.tracks.push(three.tracks[0]);
+        assert!(!encode_summary(&three, &mut Vec::new()));
+        type Change = fn(&mut SummaryRecord);
+        let cases: [(Change, &str); 7] = [
+            (|s| s.duration = 0, "segment duration not positive"),
+            (|s| s.idx_len = 3, "summary points at no possible record"),
+            (
+                |s| s.idx_len = MAX_RECORD as u32 + 1,
+                "summary points at no possible record",
+            ),
+            (|s| s.idx_offset = u64::MAX - 10, "index range past 2^64"),
+            (
+                |s| s.tracks[0].summary.count = 1 << 30,
+                "track summary is not of any samples",
+            ),
+            (
+                |s| s.tracks[1].summary.last_duration += 1,
+                "track summary is not of any samples",
+            ),
+            (
+                |s| s.tracks[0].summary.bytes = u64::MAX,
+                "track summary is not of any samples",
+            ),
+        ];
+        for (change, why) in cases {
+            let mut s = summary();
+            change(&mut s);
+            let mut buf = Vec::new();
+            assert!(encode_summary(&s, &mut buf));
+            assert_eq!(decode(&buf), Err(RecordError::Corrupt(why)));
+        }
+        // A body one byte short or long is not a summary.
+        let mut buf = Vec::new();
+        assert!(encode_summary(&summary(), &mut buf));
+        for body in [
+            buf.len() - HEADER - TRAILER - 1,
+            buf.len() - HEADER - TRAILER + 1,
+        ] {
+            let mut other = vec![TAG_SUMMARY, 0, 0, 0, 0];
+            other[1..5].copy_from_slice(&(body as u32).to_le_bytes());
+            other.extend(buf[HEADER..].iter().copied().chain([0]).take(body));
+            let crc = crc32fast::hash(&other);
+            other.extend_from_slice(&crc.to_le_bytes());
+            assert!(matches!(decode(&other), Err(RecordError::Corrupt(_))));
+        }
     }
 
     #[test]
