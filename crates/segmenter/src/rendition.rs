@@ -6,7 +6,7 @@ use media::{Frame, TrackInfo, WallClock};
 
 use crate::segment::Segment;
 use crate::segmenter::{RenditionSegmenter, SegmenterConfig};
-use crate::store::{Archive, DiskStore, MemoryReader, PayloadReader, Recovered, StoreStats};
+use crate::store::{CatchupIndex, DiskStore, MemoryReader, PayloadReader, Recovered, StoreStats};
 use crate::timeline::ClockShare;
 use crate::window::{LiveWindow, WindowLimits};
 
@@ -104,8 +104,10 @@ impl Rendition {
 
     /// The store's catch-up index (every recorded segment still on disk), if payloads go to
     /// disk; shareable, and its queries block.
-    pub fn archive(&self) -> Option<Arc<Archive>> {
-        self.store.as_ref().map(DiskStore::archive)
+    pub fn archive(&self) -> Option<Arc<dyn CatchupIndex>> {
+        self.store
+            .as_ref()
+            .map(|store| store.archive() as Arc<dyn CatchupIndex>)
     }
 
     /// The store's counters, if payloads go to disk.

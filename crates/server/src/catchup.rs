@@ -4,7 +4,7 @@
 //! resolved ([`model::request_args`]), checked against what the channel holds, and turned into
 //! a [`TimeView`]: a live window that ends some time ago (live delay, timeshift) or a finished
 //! interval (catch-up). Its segments come from the live window where it reaches and, before
-//! that, from the rendition store's catch-up index ([`segmenter::store::Archive`]), which holds
+//! that, from the rendition store's catch-up index ([`segmenter::store::CatchupIndex`]), which holds
 //! only per-segment summaries on disk: a manifest reads the few index files its interval spans
 //! and nothing stays in memory afterwards. A segment is loaded in full only when it is served.
 //!
@@ -397,7 +397,9 @@ fn package_segments(
         return stored_segments(slot, from, to);
     }
     let bucket = i64::from(secs.max(1)) * 90_000;
-    let from = from.div_euclid(bucket) * bucket;
+    // A group ends with the member that reaches the end of its bucket, so the group covering
+    // `from` may have begun in the bucket before: start grouping there.
+    let from = (from.div_euclid(bucket) - 1) * bucket;
     // One more bucket, so a following segment tells whether the last group is complete.
     let to = bucket_end(to.saturating_sub(1), secs).saturating_add(bucket);
     let stored = stored_segments(slot, from, to)?;

@@ -176,6 +176,36 @@ pub trait PayloadReader: Debug + Send + Sync {
     }
 }
 
+/// The catch-up index of a rendition's store: what it recorded, by time. Implementations must
+/// be cheap to share between threads; queries may block. [`Archive`] reads the local disk
+/// store's `.sum` files; object storage would implement this over its own listing.
+pub trait CatchupIndex: Debug + Send + Sync {
+    /// The recorded segments overlapping `[from, to)` (90 kHz channel time), oldest first, with
+    /// their tracks summarized (no sample tables).
+    fn summaries(&self, from: i64, to: i64) -> io::Result<Vec<Segment>>;
+
+    /// The recorded segments starting in `[from, to)`, oldest first, in full: sample tables
+    /// whose payloads the store's [`PayloadReader`] loads.
+    fn load(&self, from: i64, to: i64) -> io::Result<Vec<Segment>>;
+
+    /// The start of the oldest and the end of the newest recorded segment.
+    fn bounds(&self) -> Option<(i64, i64)>;
+}
+
+impl CatchupIndex for Archive {
+    fn summaries(&self, from: i64, to: i64) -> io::Result<Vec<Segment>> {
+        Archive::summaries(self, from, to)
+    }
+
+    fn load(&self, from: i64, to: i64) -> io::Result<Vec<Segment>> {
+        Archive::load(self, from, to)
+    }
+
+    fn bounds(&self) -> Option<(i64, i64)> {
+        Archive::bounds(self)
+    }
+}
+
 /// A reader for renditions whose payloads are all in memory.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MemoryReader;
