@@ -60,7 +60,7 @@ fn hls_lists_groups() {
         version: 3,
     };
     let mut out = Vec::new();
-    hls::write_media_playlist(&view, &settings, PlaylistMedia::MuxedTs, &mut out).expect("write");
+    hls::write_media_playlist(&view, &settings, PlaylistMedia::MuxedTs, &mut out);
     let text = String::from_utf8(out.clone()).expect("utf-8");
     let playlist = match m3u8_rs::parse_media_playlist_res(&out) {
         Ok(p) => p,

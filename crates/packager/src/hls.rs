@@ -15,20 +15,15 @@
 
 use std::borrow::Borrow;
 use std::io::Write;
-use std::sync::atomic::Ordering;
 
-use chrono::{DateTime, FixedOffset, Utc};
-use m3u8_rs::{
-    AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType,
-    MediaSegment, Resolution, VariantStream,
-};
+use m3u8_rs::{AlternativeMedia, AlternativeMediaType, MasterPlaylist, Resolution, VariantStream};
 use media::ts::{write_segment, TsSample};
 use media::{CodecConfig, MediaError, MediaTime, Timescale, TrackInfo, TrackKind};
 use segmenter::{Sample, Segment, SegmentBytes};
 
-use crate::cmaf;
 use crate::variant::Variant;
 use crate::view::{Presentation, RenditionView};
+use crate::{cmaf, text};
 
 /// The HLS package settings that shape playlists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,106 +274,141 @@ pub enum PlaylistMedia {
 ///
 /// Either way `EXT-X-MEDIA-SEQUENCE` and `EXT-X-DISCONTINUITY-SEQUENCE` are those of the first
 /// listed segment, and every segment has its `EXT-X-PROGRAM-DATE-TIME`.
+///
+/// The text is written directly (durations in whole milliseconds, dates in UTC with
+/// milliseconds), in the tag order of m3u8-rs's writer, which golden tests and m3u8-rs's
+/// parser check: a catch-up playlist lists thousands of segments, and going through m3u8-rs's
+/// structures and float formatting took most of its time.
 pub fn write_media_playlist(
     view: &RenditionView,
     settings: &HlsSettings,
     media: PlaylistMedia,
-    w: &mut impl Write,
-) -> std::io::Result<()> {
-    let all: Vec<&Segment> = view
-        .segments
-        .iter()
-        .map(|s| s.as_ref())
-        .filter(|s| match media {
-            PlaylistMedia::MuxedTs => true,
-            PlaylistMedia::Fmp4(kind) => cmaf::track_samples(s, kind).is_some(),
-        })
-        .collect();
-    let recorded = view.presentation == Presentation::Recorded;
-    let count = if recorded {
-        all.len()
-    } else {
-        listed_count(&all, settings.playlist_window_secs)
+    out: &mut Vec<u8>,
+) {
+    let wanted = |s: &Segment| match media {
+        PlaylistMedia::MuxedTs => true,
+        PlaylistMedia::Fmp4(kind) => cmaf::track_samples(s, kind).is_some(),
     };
-    let listed = &all[all.len() - count..];
-    let mut segments = Vec::with_capacity(listed.len());
-    let mut previous: Option<(u64, u32)> = None;
-    let mut longest = 0f64;
-    for s in listed {
-        let mut date_time = program_date_time(s);
-        let (uri, duration, map) = match media {
-            PlaylistMedia::MuxedTs => (
-                format!("{}.ts", s.start),
-                s.duration as f64 / 90_000.0,
-                None,
-            ),
+    let recorded = view.presentation == Presentation::Recorded;
+    let listed: Vec<&Segment> = if recorded {
+        view.segments
+            .iter()
+            .map(|s| s.as_ref())
+            .filter(|s| wanted(s))
+            .collect()
+    } else {
+        let all: Vec<&Segment> = view
+            .segments
+            .iter()
+            .map(|s| s.as_ref())
+            .filter(|s| wanted(s))
+            .collect();
+        let count = listed_count(&all, settings.playlist_window_secs);
+        all[all.len() - count..].to_vec()
+    };
+    // Segment lines are written first (they decide the target duration), then the header.
+    let mut body = Vec::with_capacity(listed.len() * SEGMENT_LINES_LEN);
+    let mut previous_init: Option<u32> = None;
+    let mut longest_ms = 0u64;
+    for s in &listed {
+        let mut date_ms = s.wall_clock().unix_ms;
+        let duration_ms = match media {
+            PlaylistMedia::MuxedTs => ticks_to_millis(s.duration, 90_000),
             PlaylistMedia::Fmp4(kind) => {
                 let Some(track) = cmaf::track_samples(s, kind) else {
                     continue;
                 };
                 let id = init_id(&track.track);
-                let (prefix, init) = match kind {
-                    TrackKind::Video => ("", format!("init-{id:08x}.mp4")),
-                    TrackKind::Audio => ("audio-", format!("audio-init-{id:08x}.mp4")),
-                };
-                let duration = match kind {
-                    TrackKind::Video => s.duration as f64 / 90_000.0,
+                if previous_init != Some(id) {
+                    body.extend_from_slice(b"#EXT-X-MAP:URI=\"");
+                    if kind == TrackKind::Audio {
+                        body.extend_from_slice(b"audio-");
+                    }
+                    body.extend_from_slice(b"init-");
+                    text::push_hex8(&mut body, id);
+                    body.extend_from_slice(b".mp4\"\n");
+                    previous_init = Some(id);
+                }
+                match kind {
+                    TrackKind::Video => ticks_to_millis(s.duration, 90_000),
                     TrackKind::Audio => {
                         // Audio starts with the first picture shown, not at the segment's
                         // first decode time: date it by its own first sample.
                         if let Some(first) = track.first_dts() {
-                            date_time = wall_clock_date_time(first.as_millis());
+                            date_ms = first.as_millis();
                         }
-                        let ticks = track.summary().duration;
-                        ticks as f64 / f64::from(track.timescale().get())
+                        let ticks = i64::try_from(track.summary().duration).unwrap_or(i64::MAX);
+                        ticks_to_millis(ticks, track.timescale().get())
                     }
-                };
-                let new_init = previous.is_none_or(|(_, last)| last != id);
-                let map = new_init.then(|| Map {
-                    uri: init,
-                    ..Map::default()
-                });
-                previous = Some((s.sequence, id));
-                (format!("{prefix}{}.m4s", s.start), duration, map)
+                }
             }
         };
-        longest = longest.max(duration);
-        segments.push(MediaSegment {
-            uri,
-            duration: duration as f32,
-            discontinuity: s.discontinuity,
-            program_date_time: Some(date_time),
-            map,
-            ..MediaSegment::empty()
-        });
+        if s.discontinuity {
+            body.extend_from_slice(b"#EXT-X-DISCONTINUITY\n");
+        }
+        body.extend_from_slice(b"#EXT-X-PROGRAM-DATE-TIME:");
+        text::push_utc_millis(&mut body, date_ms);
+        body.extend_from_slice(b"\n#EXTINF:");
+        text::push_millis_as_secs(&mut body, duration_ms);
+        body.extend_from_slice(b",\n");
+        match media {
+            PlaylistMedia::MuxedTs => {
+                text::push_i64(&mut body, s.start);
+                body.extend_from_slice(b".ts\n");
+            }
+            PlaylistMedia::Fmp4(kind) => {
+                if kind == TrackKind::Audio {
+                    body.extend_from_slice(b"audio-");
+                }
+                text::push_i64(&mut body, s.start);
+                body.extend_from_slice(b".m4s\n");
+            }
+        }
+        longest_ms = longest_ms.max(duration_ms);
     }
-    let target_duration = (longest.round() as u64)
+    // Players round each EXTINF to the nearest second and expect at most the target.
+    let target_duration = longest_ms
+        .saturating_add(500)
+        .div_euclid(1000)
         .max(u64::from(settings.segment_duration_secs))
         .max(1);
-    m3u8_rs::WRITE_OPT_FLOAT_PRECISION.store(3, Ordering::Relaxed);
     let first = listed.first();
-    let playlist = MediaPlaylist {
-        version: Some(settings.version()),
-        target_duration,
-        media_sequence: first.map_or(0, |s| s.sequence),
-        discontinuity_sequence: first.map_or(0, |s| s.discontinuity_sequence),
-        independent_segments: true,
-        segments,
-        playlist_type: recorded.then_some(MediaPlaylistType::Vod),
-        end_list: recorded,
-        ..MediaPlaylist::default()
-    };
-    playlist.write_to(w)
+    out.reserve(body.len() + 256);
+    out.extend_from_slice(b"#EXTM3U\n#EXT-X-VERSION:");
+    text::push_u64(out, settings.version() as u64);
+    out.extend_from_slice(b"\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:");
+    text::push_u64(out, target_duration);
+    out.push(b'\n');
+    let media_sequence = first.map_or(0, |s| s.sequence);
+    if media_sequence != 0 {
+        out.extend_from_slice(b"#EXT-X-MEDIA-SEQUENCE:");
+        text::push_u64(out, media_sequence);
+        out.push(b'\n');
+    }
+    let discontinuity_sequence = first.map_or(0, |s| s.discontinuity_sequence);
+    if discontinuity_sequence != 0 {
+        out.extend_from_slice(b"#EXT-X-DISCONTINUITY-SEQUENCE:");
+        text::push_u64(out, discontinuity_sequence);
+        out.push(b'\n');
+    }
+    if recorded {
+        out.extend_from_slice(b"#EXT-X-PLAYLIST-TYPE:VOD\n");
+    }
+    out.extend_from_slice(&body);
+    if recorded {
+        out.extend_from_slice(b"#EXT-X-ENDLIST\n");
+    }
 }
 
-fn program_date_time(segment: &Segment) -> DateTime<FixedOffset> {
-    wall_clock_date_time(segment.wall_clock().unix_ms)
-}
+/// Bytes a segment's lines usually take (date, duration, URI), to size the buffer once.
+const SEGMENT_LINES_LEN: usize = 96;
 
-fn wall_clock_date_time(ms: i64) -> DateTime<FixedOffset> {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .fixed_offset()
+/// `ticks` of a `timescale` clock in whole milliseconds, rounded to the nearest (0 for a
+/// negative duration).
+fn ticks_to_millis(ticks: i64, timescale: u32) -> u64 {
+    let ticks = u128::try_from(ticks).unwrap_or(0);
+    let scale = u128::from(timescale.max(1));
+    u64::try_from((ticks * 1000 + scale / 2) / scale).unwrap_or(u64::MAX)
 }
 
 /// Muxes one stored segment into MPEG-TS.
@@ -447,6 +477,7 @@ pub fn ts_segment(
 mod tests {
     use super::*;
     use crate::testing;
+    use m3u8_rs::{MediaPlaylist, MediaPlaylistType, MediaSegment};
 
     fn settings(version: u8) -> HlsSettings {
         HlsSettings {
@@ -525,7 +556,7 @@ mod tests {
     fn media(version: u8, media: PlaylistMedia) -> Vec<u8> {
         let views = testing::two_renditions();
         let mut out = Vec::new();
-        write_media_playlist(&views[1], &settings(version), media, &mut out).expect("write");
+        write_media_playlist(&views[1], &settings(version), media, &mut out);
         out
     }
 
@@ -605,7 +636,7 @@ mod tests {
             ..view.clone()
         };
         let mut out = Vec::new();
-        write_media_playlist(&view, &settings(version), media, &mut out).expect("write");
+        write_media_playlist(&view, &settings(version), media, &mut out);
         let Ok((_, m3u8_rs::Playlist::MediaPlaylist(p))) = m3u8_rs::parse_playlist(&out) else {
             panic!("{media:?} playlist does not parse");
         };

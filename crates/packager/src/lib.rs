@@ -8,6 +8,7 @@ pub mod dash;
 pub mod hls;
 pub mod mss;
 pub mod selection;
+pub mod text;
 pub mod variant;
 pub mod view;
 

@@ -474,8 +474,8 @@ fn assert_same(loaded: &Segment, full: &Segment) {
     }
 }
 
-fn sequences(segments: &[Segment]) -> Vec<u64> {
-    segments.iter().map(|s| s.sequence).collect()
+fn sequences<S: std::borrow::Borrow<Segment>>(segments: &[S]) -> Vec<u64> {
+    segments.iter().map(|s| s.borrow().sequence).collect()
 }
 
 /// The segments of `all` overlapping `[from, to)`.

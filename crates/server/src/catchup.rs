@@ -136,11 +136,20 @@ pub fn buffer_bounds(channel: &ChannelRuntime) -> Option<(i64, i64)> {
                 .map(|(first, last)| (first.start, last.end()));
             (window, r.archive())
         };
-        if let Some((start, end)) = window {
-            widen(start, end);
-        }
-        if let Some((start, end)) = archive.and_then(|a| a.bounds()) {
-            widen(start, end);
+        match (window, archive) {
+            // The live window holds the newest media: the index adds only its oldest start.
+            (Some((start, end)), archive) => {
+                widen(start, end);
+                if let Some(oldest) = archive.and_then(|a| a.oldest_start()) {
+                    widen(oldest, end);
+                }
+            }
+            (None, Some(archive)) => {
+                if let Some((start, end)) = archive.bounds() {
+                    widen(start, end);
+                }
+            }
+            (None, None) => {}
         }
     }
     bounds
@@ -435,8 +444,7 @@ fn stored_segments(slot: &RenditionSlot, from: i64, to: i64) -> io::Result<Vec<A
             archive
                 .summaries(from, until)?
                 .into_iter()
-                .filter(|s| s.sequence < first_held)
-                .map(Arc::new),
+                .filter(|s| s.sequence < first_held),
         );
     }
     out.extend(held);

@@ -290,31 +290,34 @@ impl Request<'_> {
         self.views_of(time, slots).await
     }
 
-    /// `slots` as `time` shows them (those with media in it), read on the blocking pool.
+    /// `slots` as `time` shows them (those with media in it), in their order. Each rendition
+    /// is read on the blocking pool by a task of its own, so a manifest of several renditions
+    /// reads their catch-up indexes side by side.
     async fn views_of(
         &self,
         time: TimeView,
         slots: Vec<Arc<RenditionSlot>>,
     ) -> Result<Vec<(Arc<RenditionSlot>, RenditionView)>, Box<Response>> {
-        let package = self.package.clone();
-        let built = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            for slot in slots {
-                if let Some(view) = catchup::view(&slot, &package, &time)? {
-                    out.push((slot, view));
-                }
-            }
-            Ok::<_, std::io::Error>(out)
-        })
-        .await;
-        match built {
-            Ok(Ok(views)) => Ok(views),
-            Ok(Err(e)) => {
-                tracing::warn!(channel = %self.channel.config.id, error = %e, "cannot read the catch-up index");
-                Err(render_failed("cannot read the catch-up index\n"))
-            }
-            Err(_) => Err(render_failed("catch-up lookup failed\n")),
+        let mut tasks = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let package = self.package.clone();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                catchup::view(&slot, &package, &time).map(|view| view.map(|v| (slot, v)))
+            }));
         }
+        let mut out = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            match task.await {
+                Ok(Ok(Some(view))) => out.push(view),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(channel = %self.channel.config.id, error = %e, "cannot read the catch-up index");
+                    return Err(render_failed("cannot read the catch-up index\n"));
+                }
+                Err(_) => return Err(render_failed("catch-up lookup failed\n")),
+            }
+        }
+        Ok(out)
     }
 
     /// The views a manifest lists under `time`: the live window's, or those read for a
@@ -541,10 +544,8 @@ async fn media_playlist(
         let Some((_, view)) = views.first() else {
             return req.no_selection_at(time);
         };
-        let mut body = Vec::with_capacity(4096);
-        if hls::write_media_playlist(view, settings, media, &mut body).is_err() {
-            return *render_failed("playlist error\n");
-        }
+        let mut body = Vec::new();
+        hls::write_media_playlist(view, settings, media, &mut body);
         return ok(PLAYLIST_TYPE, time_cache(time), Bytes::from(body));
     }
     req.manifest(PLAYLIST_TYPE, LIVE_MANIFEST_CACHE, "", || {
@@ -558,9 +559,8 @@ async fn media_playlist(
                 "rendition has no media yet\n",
             )));
         };
-        let mut body = Vec::with_capacity(4096);
-        hls::write_media_playlist(&view, settings, media, &mut body)
-            .map_err(|_| render_failed("playlist error\n"))?;
+        let mut body = Vec::new();
+        hls::write_media_playlist(&view, settings, media, &mut body);
         Ok(Bytes::from(body))
     })
 }

@@ -41,7 +41,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,6 +70,9 @@ pub struct Archive {
     files: RwLock<Files>,
     skipped: AtomicU64,
     bounds: Mutex<BoundsCache>,
+    /// Lengths of the index files of files no longer written (every file but the newest), so
+    /// a query does not stat each file it reads; at most one entry per file present.
+    sealed_index_len: Mutex<BTreeMap<u32, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +95,20 @@ struct BoundsCache {
     oldest_checked: Option<u32>,
 }
 
+impl BoundsCache {
+    /// The remembered oldest file and start, if `files` still make it the oldest: same floor,
+    /// the file still present, and (when it is the oldest file present) its first segments
+    /// checked for payloads in removed files.
+    fn still_valid(&self, files: &Files) -> Option<(u32, i64, i64)> {
+        // Appends to a file only add newer segments: its oldest start stays.
+        self.oldest.filter(|&(id, _, floor)| {
+            floor == files.floor
+                && files.ids.binary_search(&id).is_ok()
+                && (Some(id) != files.ids.first().copied() || self.oldest_checked == Some(id))
+        })
+    }
+}
+
 /// The files a query reads, and what it needs to know of the whole list.
 struct Candidates {
     ids: Vec<u32>,
@@ -107,6 +124,8 @@ struct Query {
     pool: Vec<Arc<TrackInfo>>,
     /// Lengths of data files (`None`: missing).
     data_len: BTreeMap<u32, Option<u64>>,
+    /// The summary file being read (one allocation for the whole query).
+    buf: Vec<u8>,
 }
 
 /// One summary file as read: its usable summaries with their segments (tracks summarized).
@@ -114,7 +133,14 @@ struct SumFile {
     id: u32,
     /// Track records of the file: id and configuration.
     tracks: Vec<(u32, Arc<TrackInfo>)>,
-    entries: Vec<(SummaryRecord, Segment)>,
+    entries: Vec<Entry>,
+}
+
+/// One usable summary: the segment it describes (tracks summarized) and where the segment's
+/// full record lies in the index file (`offset..end`).
+struct Entry {
+    idx: (u64, u64),
+    segment: Arc<Segment>,
 }
 
 /// Why a segment is not served when its payloads are not (all) in their data files.
@@ -130,6 +156,7 @@ impl Archive {
             }),
             skipped: AtomicU64::new(0),
             bounds: Mutex::new(BoundsCache::default()),
+            sealed_index_len: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -148,6 +175,8 @@ impl Archive {
             files.ids.remove(at);
         }
         files.floor = files.floor.max(last_end);
+        drop(files);
+        lock(&self.sealed_index_len).remove(&id);
     }
 
     /// Summary or index records skipped so far (torn tails, records past the end of the index,
@@ -159,136 +188,168 @@ impl Archive {
     /// The recorded segments overlapping `[from, to)` (90 kHz channel time:
     /// `end > from && start < to`), oldest first by sequence, each with its tracks summarized
     /// ([`TrackSamples::summarized`], no sample table). Blocks.
-    pub fn summaries(&self, from: i64, to: i64) -> io::Result<Vec<Segment>> {
-        if from >= to {
-            return Ok(Vec::new());
-        }
-        let files = self.candidates(from, to);
-        let mut query = Query::default();
+    pub fn summaries(&self, from: i64, to: i64) -> io::Result<Vec<Arc<Segment>>> {
         let mut out = Vec::new();
-        for &id in &files.ids {
-            let file = self.read_sum(id, &files, &mut query)?;
-            out.extend(
-                file.entries
-                    .into_iter()
-                    .map(|(_, segment)| segment)
-                    .filter(|s| s.end() > from && s.start < to && s.end() > files.floor),
-            );
-        }
-        out.sort_by_key(|s| s.sequence);
-        out.dedup_by_key(|s| s.sequence);
-        Ok(out)
+        self.scan(
+            from,
+            to,
+            |s| s.end() > from && s.start < to,
+            |file, _| {
+                if out.is_empty() {
+                    // About as many segments in each file of the interval.
+                    out.reserve(file.entries.len() * 30);
+                }
+                out.extend(file.entries.into_iter().map(|e| e.segment));
+                Ok(())
+            },
+        )?;
+        Ok(by_sequence(out))
     }
 
     /// The recorded segments starting in `[from, to)` (90 kHz), oldest first by sequence, in
     /// full: sample tables whose payloads are extents of the data files, for the store's
     /// [`DiskReader`](super::disk::DiskReader) to load. Blocks.
     pub fn load(&self, from: i64, to: i64) -> io::Result<Vec<Segment>> {
+        let mut out = Vec::new();
+        self.scan(
+            from,
+            to,
+            |s| s.start >= from && s.start < to,
+            |file, query| {
+                let all: Vec<usize> = (0..file.entries.len()).collect();
+                let path = file_path(&self.dir, file.id, INDEX_EXT);
+                for loaded in self.read_full(&file, &all, query)? {
+                    match loaded {
+                        Ok(segment) => out.push(segment),
+                        Err(why) => self.skip(&path, why),
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(by_sequence(out))
+    }
+
+    /// Reads the files that can hold segments overlapping `[from, to)`, oldest first, and
+    /// hands `each` every one with summaries that `keep` wants (and that retention has not
+    /// removed).
+    fn scan(
+        &self,
+        from: i64,
+        to: i64,
+        keep: impl Fn(&SummaryRecord) -> bool,
+        mut each: impl FnMut(SumFile, &mut Query) -> io::Result<()>,
+    ) -> io::Result<()> {
         if from >= to {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let files = self.candidates(from, to);
         let mut query = Query::default();
-        let mut out = Vec::new();
         for &id in &files.ids {
-            let file = self.read_sum(id, &files, &mut query)?;
-            let wanted: Vec<usize> = (0..file.entries.len())
-                .filter(|&i| {
-                    let s = &file.entries[i].1;
-                    s.start >= from && s.start < to && s.end() > files.floor
-                })
-                .collect();
-            if wanted.is_empty() {
-                continue;
-            }
-            let path = file_path(&self.dir, id, INDEX_EXT);
-            for loaded in self.read_full(&file, &wanted, &mut query)? {
-                match loaded {
-                    Ok(segment) => out.push(segment),
-                    Err(why) => self.skip(&path, why),
-                }
+            let file =
+                self.read_sum(id, &files, &mut query, |s| s.end() > files.floor && keep(s))?;
+            if !file.entries.is_empty() {
+                each(file, &mut query)?;
             }
         }
-        out.sort_by_key(|s| s.sequence);
-        out.dedup_by_key(|s| s.sequence);
-        Ok(out)
+        Ok(())
     }
 
     /// The start of the oldest recorded segment and the end of the newest (90 kHz). Reads the
     /// first and the last summary files that have records (and remembers which files, now
-    /// unchanging, had none). Blocks; an unreadable file counts as having none.
+    /// unchanging, had none, and the oldest start: see [`Archive::oldest_start`]). Blocks; an
+    /// unreadable file counts as having none.
     pub fn bounds(&self) -> Option<(i64, i64)> {
-        let files = {
-            let files = self.files.read().unwrap_or_else(|p| p.into_inner());
-            Candidates {
-                ids: files.ids.clone(),
-                floor: files.floor,
-                oldest: files.ids.first().copied(),
-                newest: files.ids.last().copied(),
-            }
-        };
-        let cached = {
-            let cache = self.bounds.lock().unwrap_or_else(|p| p.into_inner());
-            // Appends to a file only add newer segments: its oldest start stays.
-            let still = cache.oldest.filter(|&(id, _, floor)| {
-                floor == files.floor
-                    && files.ids.binary_search(&id).is_ok()
-                    && (Some(id) != files.oldest || cache.oldest_checked == Some(id))
-            });
-            (still, cache.empty_below)
-        };
+        let files = self.all_files();
+        let (oldest_id, oldest_start) = self.oldest(&files)?;
         let mut query = Query::default();
-        // The file's segments, or `None` if it cannot be read (it is then passed over but not
-        // remembered as empty).
-        let mut read = |id: u32| -> Option<Vec<Segment>> {
-            match self.read_sum(id, &files, &mut query) {
-                Ok(file) => Some(
-                    file.entries
-                        .into_iter()
-                        .map(|(_, s)| s)
-                        .filter(|s| s.end() > files.floor)
-                        .collect(),
-                ),
-                Err(e) => {
-                    let path = file_path(&self.dir, id, SUMMARY_EXT);
-                    tracing::warn!(path = %path.display(), error = %e, "cannot read summaries");
-                    None
-                }
-            }
-        };
-        let (oldest_id, oldest_start) = match cached {
-            (Some((id, start, _)), _) => (id, start),
-            (None, empty_below) => {
-                let mut found = None;
-                let mut empty = Some(empty_below);
-                for &id in files.ids.iter().filter(|&&id| id >= empty_below) {
-                    let Some(segments) = read(id) else {
-                        empty = None;
-                        continue;
-                    };
-                    if let Some(start) = segments.iter().map(|s| s.start).min() {
-                        found = Some((id, start));
-                        break;
-                    }
-                    if Some(id) != files.newest {
-                        empty = empty.map(|_| id.saturating_add(1));
-                    }
-                }
-                let mut cache = self.bounds.lock().unwrap_or_else(|p| p.into_inner());
-                cache.empty_below = cache.empty_below.max(empty.unwrap_or(0));
-                let (id, start) = found?;
-                cache.oldest = Some((id, start, files.floor));
-                cache.oldest_checked = files.oldest;
-                (id, start)
-            }
-        };
         let end = files
             .ids
             .iter()
             .rev()
             .take_while(|&&id| id >= oldest_id)
-            .find_map(|&id| read(id)?.iter().map(Segment::end).max())?;
+            .find_map(|&id| {
+                let segments = self.readable(id, &files, &mut query)?;
+                segments.iter().map(|s| s.end()).max()
+            })?;
         Some((oldest_start, end))
+    }
+
+    /// The start of the oldest recorded segment (90 kHz). Once found it is remembered until
+    /// retention removes its file, so this usually reads nothing. Blocks otherwise.
+    pub fn oldest_start(&self) -> Option<i64> {
+        {
+            let files = self.files.read().unwrap_or_else(|p| p.into_inner());
+            let cache = lock(&self.bounds);
+            if let Some((_, start, _)) = cache.still_valid(&files) {
+                return Some(start);
+            }
+        }
+        self.oldest(&self.all_files()).map(|(_, start)| start)
+    }
+
+    /// The oldest file with summaries and the start of its oldest segment, from the cache when
+    /// it still holds.
+    fn oldest(&self, files: &Candidates) -> Option<(u32, i64)> {
+        let (cached, empty_below) = {
+            let list = self.files.read().unwrap_or_else(|p| p.into_inner());
+            let cache = lock(&self.bounds);
+            (cache.still_valid(&list), cache.empty_below)
+        };
+        if let Some((id, start, _)) = cached {
+            return Some((id, start));
+        }
+        let mut query = Query::default();
+        let mut found = None;
+        let mut empty = Some(empty_below);
+        for &id in files.ids.iter().filter(|&&id| id >= empty_below) {
+            let Some(segments) = self.readable(id, files, &mut query) else {
+                empty = None;
+                continue;
+            };
+            if let Some(start) = segments.iter().map(|s| s.start).min() {
+                found = Some((id, start));
+                break;
+            }
+            if Some(id) != files.newest {
+                empty = empty.map(|_| id.saturating_add(1));
+            }
+        }
+        let mut cache = lock(&self.bounds);
+        cache.empty_below = cache.empty_below.max(empty.unwrap_or(0));
+        let (id, start) = found?;
+        cache.oldest = Some((id, start, files.floor));
+        cache.oldest_checked = files.oldest;
+        Some((id, start))
+    }
+
+    /// Every file present, for the queries that may look at any.
+    fn all_files(&self) -> Candidates {
+        let files = self.files.read().unwrap_or_else(|p| p.into_inner());
+        Candidates {
+            ids: files.ids.clone(),
+            floor: files.floor,
+            oldest: files.ids.first().copied(),
+            newest: files.ids.last().copied(),
+        }
+    }
+
+    /// The segments of file `id` that retention has not removed, or `None` if it cannot be
+    /// read (logged; the caller passes over it without remembering it as empty).
+    fn readable(
+        &self,
+        id: u32,
+        files: &Candidates,
+        query: &mut Query,
+    ) -> Option<Vec<Arc<Segment>>> {
+        match self.read_sum(id, files, query, |s| s.end() > files.floor) {
+            Ok(file) => Some(file.entries.into_iter().map(|e| e.segment).collect()),
+            Err(e) => {
+                let path = file_path(&self.dir, id, SUMMARY_EXT);
+                tracing::warn!(path = %path.display(), error = %e, "cannot read summaries");
+                None
+            }
+        }
     }
 
     /// The files that can hold segments overlapping `[from, to)`.
@@ -309,41 +370,34 @@ impl Archive {
         }
     }
 
-    /// Reads summary file `id` whole: its usable summaries. In the newest file an incomplete
-    /// last record is a write in progress, not damage. In the oldest, the first segments may
-    /// have payloads in a file retention removed (possibly before a restart): those whose
-    /// records say so are left out.
-    fn read_sum(&self, id: u32, files: &Candidates, query: &mut Query) -> io::Result<SumFile> {
+    /// Reads summary file `id` whole: its usable summaries that `keep` wants (others are not
+    /// turned into segments). In the newest file an incomplete last record is a write in
+    /// progress, not damage. In the oldest, the first segments may have payloads in a file
+    /// retention removed (possibly before a restart): those whose records say so are left out.
+    fn read_sum(
+        &self,
+        id: u32,
+        files: &Candidates,
+        query: &mut Query,
+        keep: impl Fn(&SummaryRecord) -> bool,
+    ) -> io::Result<SumFile> {
         let mut file = SumFile {
             id,
             tracks: Vec::new(),
             entries: Vec::new(),
         };
         let path = file_path(&self.dir, id, SUMMARY_EXT);
-        let buf = match fs::read(&path) {
-            Ok(b) => b,
+        match File::open(&path).and_then(|f| read_whole(&f, &mut query.buf)) {
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(file),
             Err(e) => return Err(e),
-        };
-        let (records, valid, error) = record::decode_all(&buf);
-        if let Some(error) = error {
-            if !(Some(id) == files.newest && error == RecordError::Incomplete) {
-                let what = format!(
-                    "summary file ends in a record that is not whole \
-                     ({error}; {valid} of {} bytes valid)",
-                    buf.len()
-                );
-                self.skip(&path, &what);
-            }
         }
+        let buf = std::mem::take(&mut query.buf);
         // Read after the summaries: a summary is written after its record, so every summary
         // read above lies within this length unless the index lost data.
-        let idx_len = match fs::metadata(file_path(&self.dir, id, INDEX_EXT)) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(e),
-        };
-        for record in records {
+        let idx_len = self.index_len(id, files)?;
+        let mut records = record::Records::new(&buf);
+        for record in records.by_ref() {
             match record {
                 Record::Track(t) => {
                     let info = share(&mut query.pool, t.info);
@@ -354,6 +408,9 @@ impl Archive {
                 Record::Summary(s) => {
                     if s.idx_range().1 > idx_len {
                         self.skip(&path, "summary points past the end of its index file");
+                        continue;
+                    }
+                    if !keep(&s) {
                         continue;
                     }
                     let mut segment = s.segment_without_tracks();
@@ -369,15 +426,30 @@ impl Archive {
                         self.skip(&path, "summary names an unknown track");
                         continue;
                     }
-                    file.entries.push((s, segment));
+                    file.entries.push(Entry {
+                        idx: s.idx_range(),
+                        segment: Arc::new(segment),
+                    });
                 }
                 Record::Segment(_) => self.skip(&path, "segment record in a summary file"),
             }
         }
+        if let Some(error) = records.error() {
+            if !(Some(id) == files.newest && error == RecordError::Incomplete) {
+                let what = format!(
+                    "summary file ends in a record that is not whole \
+                     ({error}; {} of {} bytes valid)",
+                    records.valid(),
+                    buf.len()
+                );
+                self.skip(&path, &what);
+            }
+        }
+        query.buf = buf;
         if Some(id) == files.oldest {
             // A segment with a payload written before this file began starts before then.
             let early: Vec<usize> = (0..file.entries.len())
-                .filter(|&i| file.entries[i].1.start < at(id).saturating_add(ORPHAN_REACH))
+                .filter(|&i| file.entries[i].segment.start < at(id).saturating_add(ORPHAN_REACH))
                 .collect();
             if !early.is_empty() {
                 let full = self.read_full(&file, &early, query)?;
@@ -397,6 +469,31 @@ impl Archive {
         Ok(file)
     }
 
+    /// The length of the index file of `id` (0 when it is missing). Files before the newest
+    /// are no longer written (the writer moves to a new file for good), so their length is
+    /// remembered.
+    fn index_len(&self, id: u32, files: &Candidates) -> io::Result<u64> {
+        let sealed = files.newest.is_some_and(|newest| id < newest);
+        if sealed {
+            if let Some(&len) = lock(&self.sealed_index_len).get(&id) {
+                return Ok(len);
+            }
+        }
+        let len = match fs::metadata(file_path(&self.dir, id, INDEX_EXT)) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
+        if sealed {
+            // Under the list's lock, so a removal cannot come between the check and the insert.
+            let files = self.files.read().unwrap_or_else(|p| p.into_inner());
+            if files.ids.binary_search(&id).is_ok() {
+                lock(&self.sealed_index_len).insert(id, len);
+            }
+        }
+        Ok(len)
+    }
+
     /// The full segments of `file`'s entries at `which` (ascending), read from the index file
     /// beside it with one read over their span, in the same order; or why each is not served.
     fn read_full(
@@ -405,10 +502,7 @@ impl Archive {
         which: &[usize],
         query: &mut Query,
     ) -> io::Result<Vec<Result<Segment, &'static str>>> {
-        let summaries: Vec<&SummaryRecord> = which
-            .iter()
-            .filter_map(|&i| file.entries.get(i).map(|(s, _)| s))
-            .collect();
+        let summaries: Vec<&Entry> = which.iter().filter_map(|&i| file.entries.get(i)).collect();
         let path = file_path(&self.dir, file.id, INDEX_EXT);
         let idx = match File::open(&path) {
             Ok(f) => f,
@@ -417,8 +511,8 @@ impl Archive {
             }
             Err(e) => return Err(e),
         };
-        let start = summaries.iter().map(|s| s.idx_range().0).min().unwrap_or(0);
-        let end = summaries.iter().map(|s| s.idx_range().1).max().unwrap_or(0);
+        let start = summaries.iter().map(|e| e.idx.0).min().unwrap_or(0);
+        let end = summaries.iter().map(|e| e.idx.1).max().unwrap_or(0);
         let len = usize::try_from(end.saturating_sub(start))
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "index span too large"))?;
         let mut buf = vec![0; len];
@@ -426,7 +520,7 @@ impl Archive {
         buf.truncate(got);
         Ok(summaries
             .into_iter()
-            .map(|summary| self.full_segment(file, summary, &buf, start, query))
+            .map(|entry| self.full_segment(file, entry, &buf, start, query))
             .collect())
     }
 
@@ -434,12 +528,13 @@ impl Archive {
     fn full_segment(
         &self,
         file: &SumFile,
-        summary: &SummaryRecord,
+        entry: &Entry,
         buf: &[u8],
         base: u64,
         query: &mut Query,
     ) -> Result<Segment, &'static str> {
-        let (offset, end) = summary.idx_range();
+        let (offset, end) = entry.idx;
+        let summary = &entry.segment;
         let bytes = usize::try_from(offset.saturating_sub(base))
             .ok()
             .zip(usize::try_from(end.saturating_sub(base)).ok())
@@ -493,6 +588,19 @@ impl SumFile {
     }
 }
 
+/// `segments` ordered by sequence, each once (neighbouring files may summarize the same one).
+fn by_sequence<S: std::borrow::Borrow<Segment>>(mut segments: Vec<S>) -> Vec<S> {
+    if !segments.is_sorted_by_key(|s| s.borrow().sequence) {
+        segments.sort_by_key(|s| s.borrow().sequence);
+    }
+    segments.dedup_by_key(|s| s.borrow().sequence);
+    segments
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Channel time (90 kHz) of the second a file id names.
 fn at(id: u32) -> i64 {
     i64::from(id) * 90_000
@@ -519,6 +627,37 @@ fn share(pool: &mut Vec<Arc<TrackInfo>>, info: Arc<TrackInfo>) -> Arc<TrackInfo>
     pool.push(info.clone());
     info
 }
+
+/// Replaces `buf` with the whole of `file`, reading into the capacity it has (a summary file
+/// is ~10 KB) until the file ends: no `stat` or `seek` as `read_to_end` makes.
+fn read_whole(mut file: &File, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(SUMMARY_READ.max(buf.capacity()));
+        }
+        // Reading into initialized memory keeps this safe; zeroing ~16 KB costs less than a
+        // system call.
+        let start = buf.len();
+        buf.resize(buf.capacity(), 0);
+        let read = file.read(&mut buf[start..]);
+        match read {
+            Ok(0) => {
+                buf.truncate(start);
+                return Ok(());
+            }
+            Ok(n) => buf.truncate(start + n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(start),
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// What a summary file read starts with room for.
+const SUMMARY_READ: usize = 16 * 1024;
 
 /// Reads into `buf` from `offset` until it is full or the file ends; returns the bytes read.
 fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {

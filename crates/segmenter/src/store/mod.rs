@@ -22,6 +22,7 @@ pub mod record;
 
 use std::fmt::Debug;
 use std::io;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -182,7 +183,7 @@ pub trait PayloadReader: Debug + Send + Sync {
 pub trait CatchupIndex: Debug + Send + Sync {
     /// The recorded segments overlapping `[from, to)` (90 kHz channel time), oldest first, with
     /// their tracks summarized (no sample tables).
-    fn summaries(&self, from: i64, to: i64) -> io::Result<Vec<Segment>>;
+    fn summaries(&self, from: i64, to: i64) -> io::Result<Vec<Arc<Segment>>>;
 
     /// The recorded segments starting in `[from, to)`, oldest first, in full: sample tables
     /// whose payloads the store's [`PayloadReader`] loads.
@@ -190,10 +191,16 @@ pub trait CatchupIndex: Debug + Send + Sync {
 
     /// The start of the oldest and the end of the newest recorded segment.
     fn bounds(&self) -> Option<(i64, i64)>;
+
+    /// The start of the oldest recorded segment; cheaper than [`CatchupIndex::bounds`] where
+    /// the newest end is known otherwise (from the live window).
+    fn oldest_start(&self) -> Option<i64> {
+        self.bounds().map(|(start, _)| start)
+    }
 }
 
 impl CatchupIndex for Archive {
-    fn summaries(&self, from: i64, to: i64) -> io::Result<Vec<Segment>> {
+    fn summaries(&self, from: i64, to: i64) -> io::Result<Vec<Arc<Segment>>> {
         Archive::summaries(self, from, to)
     }
 
@@ -203,6 +210,10 @@ impl CatchupIndex for Archive {
 
     fn bounds(&self) -> Option<(i64, i64)> {
         Archive::bounds(self)
+    }
+
+    fn oldest_start(&self) -> Option<i64> {
+        Archive::oldest_start(self)
     }
 }
 

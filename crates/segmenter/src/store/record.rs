@@ -56,7 +56,7 @@ pub const SUMMARY_TRACK_BYTES: usize = 4 + 8 + 8 + 4 + 4 + 4 + 8;
 pub const MAX_RECORD: usize = HEADER + MAX_BODY + TRAILER;
 
 /// Why bytes are not a record.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
     /// The buffer ends inside a record: a torn write, or more bytes are needed.
     #[error("record is incomplete")]
@@ -122,7 +122,70 @@ pub struct SummaryRecord {
     pub idx_offset: u64,
     /// Length of that record, header and checksum included.
     pub idx_len: u32,
-    pub tracks: Vec<SummaryTrack>,
+    pub tracks: SummaryTracks,
+}
+
+/// The (at most two) tracks of a summary record, held inline: a catch-up query decodes
+/// thousands of summaries and should not allocate for each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SummaryTracks {
+    items: [Option<SummaryTrack>; 2],
+}
+
+impl SummaryTracks {
+    /// Adds `track`; false (and nothing added) when two are held already.
+    pub fn push(&mut self, track: SummaryTrack) -> bool {
+        match self.items.iter_mut().find(|t| t.is_none()) {
+            Some(slot) => {
+                *slot = Some(track);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &SummaryTrack> {
+        self.items.iter().flatten()
+    }
+
+    /// The track at `index` (in the order pushed).
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut SummaryTrack> {
+        self.items.get_mut(index).and_then(Option::as_mut)
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items[0].is_none()
+    }
+
+    pub fn clear(&mut self) {
+        self.items = [None, None];
+    }
+}
+
+impl FromIterator<SummaryTrack> for SummaryTracks {
+    /// The first two of `tracks`.
+    fn from_iter<I: IntoIterator<Item = SummaryTrack>>(tracks: I) -> SummaryTracks {
+        let mut out = SummaryTracks::default();
+        for t in tracks {
+            if !out.push(t) {
+                break;
+            }
+        }
+        out
+    }
+}
+
+impl<'a> IntoIterator for &'a SummaryTracks {
+    type Item = &'a SummaryTrack;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Option<SummaryTrack>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter().flatten()
+    }
 }
 
 impl SummaryRecord {
@@ -454,7 +517,7 @@ fn decode_summary(r: &mut Reader<'_>) -> Result<SummaryRecord, RecordError> {
     if count > 2 {
         return Err(RecordError::Corrupt("more than two tracks"));
     }
-    let mut tracks = Vec::with_capacity(usize::from(count));
+    let mut tracks = SummaryTracks::default();
     for _ in 0..count {
         let track_id = r.u32()?;
         let summary = TrackSummary {
@@ -529,18 +592,59 @@ impl<'a> Reader<'a> {
 /// Decodes records from the start of `buf` until its end or the first bad record. Returns the
 /// records and the length of the valid prefix; what follows it (a torn tail) is not a record.
 pub fn decode_all(buf: &[u8]) -> (Vec<Record>, usize, Option<RecordError>) {
-    let mut records = Vec::new();
-    let mut at = 0;
-    while at < buf.len() {
-        match decode(&buf[at..]) {
-            Ok((record, len)) => {
-                records.push(record);
-                at += len;
-            }
-            Err(e) => return (records, at, Some(e)),
+    let mut records = Records::new(buf);
+    let decoded: Vec<Record> = records.by_ref().collect();
+    (decoded, records.valid(), records.error())
+}
+
+/// The records of `buf` one by one, as [`decode_all`] reads them but without collecting: it
+/// stops at the first record that is not whole, whose error [`Records::error`] then gives.
+#[derive(Debug)]
+pub struct Records<'a> {
+    buf: &'a [u8],
+    at: usize,
+    error: Option<RecordError>,
+}
+
+impl<'a> Records<'a> {
+    pub fn new(buf: &'a [u8]) -> Records<'a> {
+        Records {
+            buf,
+            at: 0,
+            error: None,
         }
     }
-    (records, at, None)
+
+    /// Bytes of whole records read so far.
+    pub fn valid(&self) -> usize {
+        self.at
+    }
+
+    /// Why reading stopped before the end of the buffer, once it has.
+    pub fn error(&self) -> Option<RecordError> {
+        self.error.clone()
+    }
+}
+
+impl Iterator for Records<'_> {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        if self.error.is_some() {
+            return None;
+        }
+        let rest = self.buf.get(self.at..).filter(|r| !r.is_empty())?;
+        match decode(rest) {
+            Ok((record, len)) => {
+                self.at += len;
+                Some(record)
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -686,7 +790,7 @@ mod tests {
         let video = seg.video.as_ref().map(|t| TrackSummary::of(&t.samples));
         let audio = seg.audio.as_ref().map(|t| TrackSummary::of(&t.samples));
         assert_eq!(
-            s.tracks,
+            s.tracks.iter().copied().collect::<Vec<_>>(),
             vec![
                 SummaryTrack {
                     track_id: 1,
@@ -731,8 +835,11 @@ mod tests {
     #[test]
     fn corrupt_summaries_are_rejected() {
         let mut three = summary();
-        three.tracks.push(three.tracks[0]);
-        assert!(!encode_summary(&three, &mut Vec::new()));
+        let first = *three.tracks.iter().next().expect("a track");
+        assert!(
+            !three.tracks.push(first),
+            "a summary holds two tracks at most"
+        );
         type Change = fn(&mut SummaryRecord);
         let cases: [(Change, &str); 7] = [
             (|s| s.duration = 0, "segment duration not positive"),
@@ -743,15 +850,27 @@ mod tests {
             ),
             (|s| s.idx_offset = u64::MAX - 10, "index range past 2^64"),
             (
-                |s| s.tracks[0].summary.count = 1 << 30,
+                |s| {
+                    if let Some(t) = s.tracks.get_mut(0) {
+                        t.summary.count = 1 << 30;
+                    }
+                },
                 "track summary is not of any samples",
             ),
             (
-                |s| s.tracks[1].summary.last_duration += 1,
+                |s| {
+                    if let Some(t) = s.tracks.get_mut(1) {
+                        t.summary.last_duration += 1;
+                    }
+                },
                 "track summary is not of any samples",
             ),
             (
-                |s| s.tracks[0].summary.bytes = u64::MAX,
+                |s| {
+                    if let Some(t) = s.tracks.get_mut(0) {
+                        t.summary.bytes = u64::MAX;
+                    }
+                },
                 "track summary is not of any samples",
             ),
         ];
