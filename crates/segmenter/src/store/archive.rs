@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use media::{TrackInfo, TrackKind};
 
 use super::disk::{file_path, DATA_EXT, INDEX_EXT, SUMMARY_EXT};
-use super::record::{self, Record, RecordError, SummaryRecord};
+use super::record::{self, Record, RecordError};
 use crate::segment::{Segment, TrackSamples};
 
 /// How far (90 kHz) a summary file's segments may start before its id or end after the next
@@ -193,7 +193,7 @@ impl Archive {
         self.scan(
             from,
             to,
-            |s| s.end() > from && s.start < to,
+            |start, end| end > from && start < to,
             |file, _| {
                 if out.is_empty() {
                     // About as many segments in each file of the interval.
@@ -214,7 +214,7 @@ impl Archive {
         self.scan(
             from,
             to,
-            |s| s.start >= from && s.start < to,
+            |start, _| start >= from && start < to,
             |file, query| {
                 let all: Vec<usize> = (0..file.entries.len()).collect();
                 let path = file_path(&self.dir, file.id, INDEX_EXT);
@@ -237,7 +237,7 @@ impl Archive {
         &self,
         from: i64,
         to: i64,
-        keep: impl Fn(&SummaryRecord) -> bool,
+        keep: impl Fn(i64, i64) -> bool,
         mut each: impl FnMut(SumFile, &mut Query) -> io::Result<()>,
     ) -> io::Result<()> {
         if from >= to {
@@ -246,8 +246,9 @@ impl Archive {
         let files = self.candidates(from, to);
         let mut query = Query::default();
         for &id in &files.ids {
-            let file =
-                self.read_sum(id, &files, &mut query, |s| s.end() > files.floor && keep(s))?;
+            let file = self.read_sum(id, &files, &mut query, |start, end| {
+                end > files.floor && keep(start, end)
+            })?;
             if !file.entries.is_empty() {
                 each(file, &mut query)?;
             }
@@ -342,7 +343,7 @@ impl Archive {
         files: &Candidates,
         query: &mut Query,
     ) -> Option<Vec<Arc<Segment>>> {
-        match self.read_sum(id, files, query, |s| s.end() > files.floor) {
+        match self.read_sum(id, files, query, |_, end| end > files.floor) {
             Ok(file) => Some(file.entries.into_iter().map(|e| e.segment).collect()),
             Err(e) => {
                 let path = file_path(&self.dir, id, SUMMARY_EXT);
@@ -379,7 +380,7 @@ impl Archive {
         id: u32,
         files: &Candidates,
         query: &mut Query,
-        keep: impl Fn(&SummaryRecord) -> bool,
+        keep: impl Fn(i64, i64) -> bool,
     ) -> io::Result<SumFile> {
         let mut file = SumFile {
             id,
@@ -397,7 +398,7 @@ impl Archive {
         // read above lies within this length unless the index lost data.
         let idx_len = self.index_len(id, files)?;
         let mut records = record::Records::new(&buf);
-        for record in records.by_ref() {
+        while let Some(record) = records.next_wanted(&keep) {
             match record {
                 Record::Track(t) => {
                     let info = share(&mut query.pool, t.info);
@@ -408,9 +409,6 @@ impl Archive {
                 Record::Summary(s) => {
                     if s.idx_range().1 > idx_len {
                         self.skip(&path, "summary points past the end of its index file");
-                        continue;
-                    }
-                    if !keep(&s) {
                         continue;
                     }
                     let mut segment = s.segment_without_tracks();

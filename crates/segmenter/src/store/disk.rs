@@ -70,11 +70,15 @@ impl DiskStoreConfig {
     /// A store in `dir` keeping `retention` (90 kHz), with files sized for it.
     pub fn new(dir: PathBuf, retention: i64) -> DiskStoreConfig {
         // Short buffers roll often so little lingers past the window; long ones keep the
-        // number of files down (14 days at 5 min = 4032 files).
+        // number of files down: a catch-up manifest reads the summary files its interval spans
+        // (a 2 h view: ~6 files of 30 min, not ~28 of 5), and retention overshoots by at most
+        // one file (30 min of a 14-day buffer: 0.15 %).
         let file_span = if retention <= 10 * 60 * 90_000 {
             60 * 90_000
-        } else {
+        } else if retention <= 86_400 * 90_000 {
             5 * 60 * 90_000
+        } else {
+            30 * 60 * 90_000
         };
         DiskStoreConfig {
             dir,

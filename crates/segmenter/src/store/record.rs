@@ -626,6 +626,50 @@ impl<'a> Records<'a> {
     }
 }
 
+impl Records<'_> {
+    /// The next record, passing over summaries whose segment (`start`, `end`, 90 kHz) `wanted`
+    /// refuses without checking or decoding them: a query reads whole summary files but needs
+    /// only the summaries of its interval. A passed-over record costs its framing only; if its
+    /// length were damaged, the record read after it fails its checksum and reading stops
+    /// there, as it would have.
+    pub fn next_wanted(&mut self, wanted: impl Fn(i64, i64) -> bool) -> Option<Record> {
+        while self.error.is_none() {
+            let rest = self.buf.get(self.at..)?;
+            let Some(len) = summary_span(rest)
+                .and_then(|(start, end, len)| (!wanted(start, end)).then_some(len))
+            else {
+                break;
+            };
+            self.at += len;
+        }
+        self.next()
+    }
+}
+
+/// The segment span (`start`, `start + duration`) of the whole summary record at the front of
+/// `buf`, and the record's length, read without checking the record; `None` for anything else.
+fn summary_span(buf: &[u8]) -> Option<(i64, i64, usize)> {
+    let (&tag, rest) = buf.split_first()?;
+    if tag != TAG_SUMMARY {
+        return None;
+    }
+    let body_len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    if body_len > MAX_BODY {
+        return None;
+    }
+    let total = HEADER + body_len + TRAILER;
+    let body = buf.get(HEADER..total.checked_sub(TRAILER)?)?;
+    if buf.len() < total {
+        return None;
+    }
+    let field = |at: usize| -> Option<i64> {
+        Some(i64::from_le_bytes(body.get(at..at + 8)?.try_into().ok()?))
+    };
+    let start = field(8)?;
+    let end = start.checked_add(field(16)?)?;
+    Some((start, end, total))
+}
+
 impl Iterator for Records<'_> {
     type Item = Record;
 
@@ -767,6 +811,55 @@ mod tests {
 
     fn summary() -> SummaryRecord {
         SummaryRecord::of(&segment(), 1, 2, 1234, 456)
+    }
+
+    #[test]
+    fn unwanted_summaries_are_passed_over_and_damage_still_stops_reading() {
+        // A track record, then ten summaries of consecutive 2 s segments.
+        let mut buf = Vec::new();
+        encode_track(1, &avc(), &mut buf);
+        let mut starts = Vec::new();
+        for i in 0..10i64 {
+            let mut s = summary();
+            s.sequence = i as u64;
+            s.start = 900_000 + i * 180_000;
+            starts.push(s.start);
+            assert!(encode_summary(&s, &mut buf));
+        }
+        let from = starts[3];
+        let to = starts[6];
+        let wanted = |start: i64, end: i64| end > from && start < to;
+        let mut records = Records::new(&buf);
+        let mut got = Vec::new();
+        while let Some(r) = records.next_wanted(wanted) {
+            got.push(r);
+        }
+        assert_eq!((records.valid(), records.error()), (buf.len(), None));
+        assert!(
+            matches!(got[0], Record::Track(_)),
+            "track records are always read"
+        );
+        let kept: Vec<i64> = got
+            .iter()
+            .filter_map(|r| match r {
+                Record::Summary(s) => Some(s.start),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kept, starts[3..6]);
+
+        // A damaged record that is passed over goes unnoticed only if the next one read is
+        // whole; damage to its length makes the next record fail its checksum.
+        let one = buf.len() - 10 * (SUMMARY_BYTES + 2 * SUMMARY_TRACK_BYTES);
+        let mut damaged = buf.clone();
+        damaged[one + 1] ^= 0x01; // the first summary's length
+        let mut records = Records::new(&damaged);
+        let mut summaries = 0;
+        while let Some(r) = records.next_wanted(wanted) {
+            summaries += usize::from(matches!(r, Record::Summary(_)));
+        }
+        assert_eq!(summaries, 0);
+        assert!(records.error().is_some());
     }
 
     #[test]
