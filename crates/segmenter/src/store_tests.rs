@@ -840,7 +840,7 @@ fn summary_write_errors_leave_segments_recorded() {
 }
 
 /// The cost of a 2 h catch-up query over a full 14-day buffer of 4 s segments (302,400
-/// summaries in 4,032 files of 5 min). Timing only: run with
+/// summaries in 672 files of 30 min). Timing only: run with
 /// `cargo test -p segmenter --release -- --ignored --nocapture catch_up_query_cost`.
 #[test]
 #[ignore]
@@ -850,8 +850,9 @@ fn catch_up_query_cost_over_14_days() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let seg = 4 * S;
-    let per_file: u32 = 75;
-    let files = 14 * 24 * 12;
+    // Files of 30 min, as `DiskStoreConfig::new` makes them for a buffer of 14 days.
+    let per_file: u32 = 450;
+    let files = 14 * 24 * 2;
     let first_id: u32 = 1_700_000_000;
     let template = {
         let (mut r, _) = open_spanned(&dir.path().join("template"), 60, 60, 60);
@@ -862,7 +863,7 @@ fn catch_up_query_cost_over_14_days() {
     let mut sequence = 0u64;
     let mut buf = Vec::new();
     for f in 0..files {
-        let id = first_id + f * 300;
+        let id = first_id + f * 1_800;
         buf.clear();
         record::encode_track(
             1,

@@ -17,14 +17,16 @@
 //! time.
 //!
 //! **Cost.** A summary record is 46 bytes of body plus 40 per track, and 9 of framing: 135
-//! bytes for a segment with video and audio, so a file of 5 min of 4 s segments is ~10 KB.
-//! A 2 h interval reads ~28 such files (one `read` each, and one `stat` of the index file
-//! beside it) and decodes ~2,100 summaries: over a synthetic 14-day buffer (4,032 files,
-//! 302,400 segments), median 0.55 ms, p99 0.9 ms in a release build on a 2-core VM with the
-//! files in the page cache; `bounds` 0.07 ms (the ignored test
-//! `store_tests::catch_up_query_cost_over_14_days`). Loading segments in full adds one
-//! positioned read of the index file per file they were recorded in. Nothing read stays in
-//! memory after the query.
+//! bytes for a segment with video and audio, so a file of 30 min of 4 s segments (a buffer
+//! longer than a day) is ~60 KB. A 2 h interval reads ~6 such files (one `open` and `read`
+//! each into one buffer per query; the length of the index file beside a file no longer
+//! written is remembered) and checks and decodes only the ~1,800 summaries inside the interval:
+//! the others are passed over by their times. Over a synthetic 14-day buffer (672 files,
+//! 302,400 segments), median 0.28 ms, p99 0.36 ms in a release build on a 2-core VM with the
+//! files in the page cache (the ignored test `store_tests::catch_up_query_cost_over_14_days`).
+//! [`Archive::oldest_start`] is remembered; [`Archive::bounds`] also reads the newest file.
+//! Loading segments in full adds one positioned read of the index file per file they were
+//! recorded in. Nothing read stays in memory after the query.
 //!
 //! **Crash safety.** A summary is appended only after the segment record it points at, both
 //! from one buffer each. A reader skips a torn or corrupt tail (the newest file's tail may be

@@ -8,7 +8,7 @@
 //! 1763700000.idx   track and segment records (see `record`), whose extents point into .dat files
 //! 1763700000.sum   track and summary records: the catch-up index (see `archive`), pointing
 //!                  into the .idx of the same id
-//! 1763700060.dat   the next file, started after `file_span` of media
+//! 1763700060.dat   the next file, started after `file_span` of media (1, 5 or 30 min)
 //! ...
 //! ```
 //!
@@ -190,7 +190,7 @@ impl DiskStore {
         let mut batches: Vec<Vec<Segment>> = Vec::new();
         let mut newest_end: Option<i64> = None;
         for &id in ids.iter().rev() {
-            let (segments, skipped) = read_index(&config.dir, id)?;
+            let (segments, skipped) = read_index(&config.dir, id, keep)?;
             recovered.skipped += skipped;
             if let Some(last) = segments.last() {
                 newest_end = Some(newest_end.map_or(last.end(), |e: i64| e.max(last.end())));
@@ -737,30 +737,23 @@ fn list_ids(dir: &Path) -> io::Result<Vec<u32>> {
     Ok(ids)
 }
 
-/// Reads one index file: its whole segments whose payloads are within their data files.
-fn read_index(dir: &Path, id: u32) -> io::Result<(Vec<Segment>, u64)> {
+/// Reads one index file: its whole segments whose payloads are within their data files, from
+/// the newest back to the first that starts at least `keep` (90 kHz) before the newest's end
+/// (the older ones are decoded one at a time and dropped: a file of a long buffer holds 30 min
+/// of sample tables, of which a start needs the live window's).
+fn read_index(dir: &Path, id: u32, keep: i64) -> io::Result<(Vec<Segment>, u64)> {
     let path = file_path(dir, id, INDEX_EXT);
     let buf = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e),
     };
-    let (records, valid, error) = record::decode_all(&buf);
+    let mut records = record::Records::new(&buf);
     let mut skipped = 0;
-    if let Some(error) = error {
-        skipped += 1;
-        tracing::warn!(
-            path = %path.display(),
-            valid_bytes = valid,
-            file_bytes = buf.len(),
-            %error,
-            "index file ends in a record that is not whole; it is ignored"
-        );
-    }
     let mut tracks: Vec<(u32, Arc<TrackInfo>)> = Vec::new();
     let mut data_len: BTreeMap<u32, Option<u64>> = BTreeMap::new();
-    let mut segments = Vec::new();
-    for record in records {
+    let mut segments: VecDeque<Segment> = VecDeque::new();
+    for record in records.by_ref() {
         match record {
             Record::Track(t) => tracks.push((t.id, t.info)),
             Record::Segment(s) => {
@@ -791,7 +784,15 @@ fn read_index(dir: &Path, id: u32) -> io::Result<(Vec<Segment>, u64)> {
                         len.is_some_and(|len| e.end() <= len)
                     });
                 if ok {
-                    segments.push(segment);
+                    let end = segment.end();
+                    segments.push_back(segment);
+                    // Records are in time order: drop what the next oldest still covers.
+                    while segments
+                        .get(1)
+                        .is_some_and(|second| end - second.start >= keep)
+                    {
+                        segments.pop_front();
+                    }
                 } else {
                     skipped += 1;
                 }
@@ -800,5 +801,15 @@ fn read_index(dir: &Path, id: u32) -> io::Result<(Vec<Segment>, u64)> {
             Record::Summary(_) => skipped += 1,
         }
     }
-    Ok((segments, skipped))
+    if let Some(error) = records.error() {
+        skipped += 1;
+        tracing::warn!(
+            path = %path.display(),
+            valid_bytes = records.valid(),
+            file_bytes = buf.len(),
+            %error,
+            "index file ends in a record that is not whole; it is ignored"
+        );
+    }
+    Ok((segments.into(), skipped))
 }
