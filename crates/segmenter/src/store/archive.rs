@@ -197,9 +197,10 @@ impl Archive {
             to,
             |start, end| end > from && start < to,
             |file, _| {
-                if out.is_empty() {
-                    // About as many segments in each file of the interval.
-                    out.reserve(file.entries.len() * 30);
+                if let (true, Some(first)) = (out.is_empty(), file.entries.first()) {
+                    // Room for the interval's segments if they are as long as the first.
+                    let count = to.saturating_sub(from) / first.segment.duration.max(1);
+                    out.reserve(usize::try_from(count.clamp(0, 1 << 20)).unwrap_or(0) + 2);
                 }
                 out.extend(file.entries.into_iter().map(|e| e.segment));
                 Ok(())
