@@ -30,6 +30,23 @@ async fn playlist(http: SocketAddr) -> Option<MediaPlaylist> {
 
 /// Writes the channels file of channel `crash` (one 400 kbit/s source, 2 s segments, a 60 s
 /// window, an hour of rolling buffer) into `dir`.
+/// Fetches the live playlist's segment `uri` (200 expected) into `dir` and probes it: H.264
+/// and AAC expected.
+async fn fetch_and_probe(
+    http: SocketAddr,
+    dir: &std::path::Path,
+    uri: &str,
+) -> common::probe::Probe {
+    let base = PLAYLIST.rsplit_once('/').unwrap().0;
+    let r = get(http, &format!("{base}/{uri}")).await.unwrap();
+    assert_eq!(r.status, 200, "{uri}");
+    let file = dir.join("segment.ts");
+    std::fs::write(&file, &r.body).unwrap();
+    let probed = probe(&file);
+    assert_eq!(probed.codecs, ["h264", "aac"], "{uri}");
+    probed
+}
+
 fn write_channel(dir: &std::path::Path) -> std::path::PathBuf {
     let channels = dir.join("channels.json");
     let json = channel_json("crash", &[400_000], 2, 60).replace(
@@ -93,16 +110,8 @@ async fn kill_9_mid_segment_then_restart() {
     for s in &before.segments {
         assert!(uris.contains(&s.uri.as_str()), "{} lost: {uris:?}", s.uri);
     }
-    let base = PLAYLIST.rsplit_once('/').unwrap().0;
     for s in &after.segments {
-        let r = get(server.http, &format!("{base}/{}", s.uri))
-            .await
-            .unwrap();
-        assert_eq!(r.status, 200, "{}", s.uri);
-        let file = dir.path().join("segment.ts");
-        std::fs::write(&file, &r.body).unwrap();
-        let probed = probe(&file);
-        assert_eq!(probed.codecs, ["h264", "aac"], "{}", s.uri);
+        let probed = fetch_and_probe(server.http, dir.path(), &s.uri).await;
         assert!(probed.video().next().is_some_and(|v| v.keyframe));
         let expected = (s.duration as f64 * 25.0).round() as usize;
         assert!(
@@ -214,16 +223,8 @@ async fn full_disk_keeps_the_live_playlist_advancing() {
     })
     .await
     .expect("all 15 segments of the push listed");
-    let base = PLAYLIST.rsplit_once('/').unwrap().0;
     for s in last.segments.iter().rev().take(5) {
-        let r = get(server.http, &format!("{base}/{}", s.uri))
-            .await
-            .unwrap();
-        assert_eq!(r.status, 200, "{}", s.uri);
-        let file = dir.path().join("segment.ts");
-        std::fs::write(&file, &r.body).unwrap();
-        let probed = probe(&file);
-        assert_eq!(probed.codecs, ["h264", "aac"], "{}", s.uri);
+        fetch_and_probe(server.http, dir.path(), &s.uri).await;
     }
     assert_eq!(get(server.http, "/healthz").await.unwrap().status, 200);
 }

@@ -290,22 +290,16 @@ pub fn write_media_playlist(
         PlaylistMedia::Fmp4(kind) => cmaf::track_samples(s, kind).is_some(),
     };
     let recorded = view.presentation == Presentation::Recorded;
-    let listed: Vec<&Segment> = if recorded {
-        view.segments
-            .iter()
-            .map(|s| s.as_ref())
-            .filter(|s| wanted(s))
-            .collect()
-    } else {
-        let all: Vec<&Segment> = view
-            .segments
-            .iter()
-            .map(|s| s.as_ref())
-            .filter(|s| wanted(s))
-            .collect();
-        let count = listed_count(&all, settings.playlist_window_secs);
-        all[all.len() - count..].to_vec()
-    };
+    let mut listed: Vec<&Segment> = view
+        .segments
+        .iter()
+        .map(|s| s.as_ref())
+        .filter(|s| wanted(s))
+        .collect();
+    if !recorded {
+        let count = listed_count(&listed, settings.playlist_window_secs);
+        listed.drain(..listed.len() - count);
+    }
     // Segment lines are written first (they decide the target duration), then the header.
     let mut body = Vec::with_capacity(listed.len() * SEGMENT_LINES_LEN);
     let mut previous_init: Option<u32> = None;

@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use media::{TrackInfo, TrackKind};
 
-use super::disk::{file_path, DATA_EXT, INDEX_EXT, SUMMARY_EXT};
+use super::disk::{file_path, lock, DATA_EXT, INDEX_EXT, SUMMARY_EXT};
 use super::record::{self, Record, RecordError};
 use crate::segment::{Segment, TrackSamples};
 
@@ -596,10 +596,6 @@ fn by_sequence<S: std::borrow::Borrow<Segment>>(mut segments: Vec<S>) -> Vec<S> 
     }
     segments.dedup_by_key(|s| s.borrow().sequence);
     segments
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Channel time (90 kHz) of the second a file id names.

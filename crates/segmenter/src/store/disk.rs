@@ -677,8 +677,10 @@ impl PayloadReader for DiskReader {
     }
 }
 
-fn lock(overlay: &Mutex<Overlay>) -> MutexGuard<'_, Overlay> {
-    overlay.lock().unwrap_or_else(|p| p.into_inner())
+/// Locks `m`, taking the value over from a thread that panicked holding it (every critical
+/// section leaves it consistent).
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn overlay_entry(overlay: &Overlay, e: &Extent) -> Option<((u32, u64), Bytes)> {
