@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::http::get;
-use common::probe::ffmpeg_reads;
+use common::probe::{ffmpeg_reads, ffmpeg_reads_all};
 use common::publisher::{PublishOutcome, Publisher};
 use common::{fixture_tags, require_tool, TestServer, FIXTURE};
 
@@ -190,33 +190,6 @@ fn date(secs: i64) -> String {
         .unwrap()
         .format("%Y%m%d%H%M%S")
         .to_string()
-}
-
-/// Runs `ffmpeg -xerror` over a finished presentation at `url` (any format), copying all of
-/// it; returns the media time read.
-async fn ffmpeg_reads_all(url: &str) -> f64 {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new("ffmpeg")
-            .args(["-hide_banner", "-nostats", "-xerror", "-i", url])
-            .args(["-c", "copy", "-f", "null", "-progress", "pipe:1", "-"])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("ffmpeg read finishes")
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg -xerror failed on {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("out_time_us="))
-        .filter_map(|v| v.trim().parse::<f64>().ok())
-        .fold(0.0, f64::max)
-        / 1e6
 }
 
 async fn body(http: std::net::SocketAddr, path: &str) -> String {

@@ -8,13 +8,13 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use common::http::get;
-use common::probe::probe;
-use common::{fixture_path, require_tool, wait_for, TestServer};
+use common::mpd::periods;
+use common::probe::{decodes, probe};
+use common::{push_fixture, require_tool, wait_for, TestServer};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
@@ -38,15 +38,7 @@ const SMALL: &str = "ffmpeg-5.1_h264-aac_160x120_25fps_10s_2s-gop_bframes.flv";
 /// Starts pushing a fixture in real time, `loops` more times after the first (-1: forever).
 fn push(server: &TestServer, fixture: &str, loops: i32) -> Child {
     let url = format!("rtmp://{}/live/periods_400000", server.rtmp);
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re"])
-        .args(["-stream_loop", &loops.to_string(), "-i"])
-        .arg(fixture_path(fixture))
-        .args(["-c", "copy", "-f", "flv", &url])
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
+    push_fixture(&url, fixture, loops)
 }
 
 /// Pushes a fixture once in real time and waits for ffmpeg to finish.
@@ -58,82 +50,12 @@ async fn push_once(server: &TestServer, fixture: &str) {
     assert!(status.success(), "ffmpeg push of {fixture} failed");
 }
 
-/// The value of attribute `name` in `attributes` (an element's text after its name).
-fn attr(attributes: &str, name: &str) -> Option<String> {
-    let attributes = format!(" {attributes}");
-    let at = attributes.find(&format!(" {name}=\""))? + name.len() + 3;
-    attributes[at..].split('"').next().map(str::to_string)
-}
-
-/// One Period of the MPD as this test reads it.
-#[derive(Debug)]
-struct Period {
-    id: String,
-    start: String,
-    /// Per AdaptationSet (video, then audio): representation id, `initialization` template,
-    /// `presentationTimeOffset`, and the first `S@t`.
-    sets: Vec<(String, String, Option<u64>, u64)>,
-}
-
-fn periods(mpd: &str) -> Vec<Period> {
-    mpd.split("<Period ")
-        .skip(1)
-        .map(|p| {
-            let head = p.split('>').next().unwrap();
-            let sets = p
-                .split("<AdaptationSet ")
-                .skip(1)
-                .map(|set| {
-                    let template = set.split("<SegmentTemplate ").nth(1).unwrap();
-                    let template = template.split('>').next().unwrap();
-                    let first_s = set.split("<S ").nth(1).unwrap();
-                    let rep = set.split("<Representation ").nth(1).unwrap();
-                    (
-                        attr(rep, "id").unwrap(),
-                        attr(template, "initialization").unwrap(),
-                        attr(template, "presentationTimeOffset").map(|v| v.parse().unwrap()),
-                        attr(first_s, "t").unwrap().parse().unwrap(),
-                    )
-                })
-                .collect();
-            Period {
-                id: attr(head, "id").unwrap(),
-                start: attr(head, "start").unwrap(),
-                sets,
-            }
-        })
-        .collect()
-}
-
 /// GETs `path`, asserting a 200, with its `cache-control`.
 async fn fetch(server: &TestServer, path: &str) -> (Vec<u8>, String) {
     let r = get(server.http, path).await.unwrap();
     assert_eq!(r.status, 200, "{path}: {}", r.text());
     let cache = r.header("cache-control").unwrap_or("").to_string();
     (r.body, cache)
-}
-
-/// ffmpeg decodes every frame of `file`, failing on the first error.
-fn decodes(file: &Path) {
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-nostats",
-            "-loglevel",
-            "error",
-            "-xerror",
-            "-i",
-        ])
-        .arg(file)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "ffmpeg -xerror on {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,15 +174,7 @@ async fn dash_js_plays_across_the_period_change() {
             let status = large.wait().await.unwrap();
             assert!(status.success(), "the 320x240 push failed");
             let url = format!("rtmp://{server_rtmp}/live/periods_400000");
-            Command::new("ffmpeg")
-                .args(["-hide_banner", "-loglevel", "error", "-re"])
-                .args(["-stream_loop", "-1", "-i"])
-                .arg(fixture_path(SMALL))
-                .args(["-c", "copy", "-f", "flv", &url])
-                .stdin(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap()
+            push_fixture(&url, SMALL, -1)
         })
     };
     // Start playing while the first configuration is live.

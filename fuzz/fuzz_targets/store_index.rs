@@ -1,7 +1,7 @@
-//! The store's index and summary file format (`.idx`, `.sum`): any bytes decode to a prefix of
-//! whole records and an error, never a panic; decoded segment and summary records re-encode to
-//! records that decode equal; a summary resolved as the catch-up index does reports its own
-//! aggregates.
+//! The store's index and summary file format (`.idx`, `.sum`, and the configuration log): any
+//! bytes decode to a prefix of whole records and an error, never a panic; decoded segment,
+//! summary and configs records re-encode to records that decode equal; a summary resolved as
+//! the catch-up index does reports its own aggregates.
 #![no_main]
 
 use std::sync::Arc;
@@ -99,8 +99,26 @@ fn check(data: &[u8]) {
                 assert_eq!(again, Record::Segment(s));
             }
             Record::Summary(s) => summary(&s, &tracks),
+            Record::Configs(c) => configs(&c),
         }
     }
+}
+
+/// A configs record holds each kind in its own slot and re-encodes to itself.
+fn configs(c: &segmenter::store::TrackConfigs) {
+    assert!(c
+        .video
+        .as_ref()
+        .is_none_or(|v| v.kind() == media::TrackKind::Video));
+    assert!(c
+        .audio
+        .as_ref()
+        .is_none_or(|a| a.kind() == media::TrackKind::Audio));
+    let mut out = Vec::new();
+    assert!(record::encode_configs(c, &mut out));
+    let (again, len) = record::decode(&out).expect("re-encoded configs record decodes");
+    assert_eq!(len, out.len());
+    assert_eq!(again, Record::Configs(c.clone()));
 }
 
 fn summary(s: &SummaryRecord, tracks: &[record::TrackRecord]) {

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod http;
+pub mod mpd;
 pub mod multi;
 pub mod nginx;
 pub mod probe;
@@ -174,6 +175,20 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Starts ffmpeg pushing `fixture` in real time to `url` (RTMP), `loops` more times after the
+/// first (`-1`: until killed); killed when the handle drops.
+pub fn push_fixture(url: &str, fixture: &str, loops: i32) -> tokio::process::Child {
+    tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-stream_loop", &loops.to_string(), "-i"])
+        .arg(fixture_path(fixture))
+        .args(["-c", "copy", "-f", "flv", url])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
 }
 
 /// Whether a program is installed; in CI a missing one fails the test instead of skipping.

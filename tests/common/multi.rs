@@ -1,13 +1,12 @@
 //! Channel `multi`: two renditions (320x240 and 160x120) fed by two real ffmpeg pushes, with one
 //! package of each kind. Shared by the output and player tests.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use super::http::get;
-use super::{fixture_path, wait_for, TestServer, FIXTURE};
+use super::{wait_for, TestServer, FIXTURE};
 
 pub const HIGH: u64 = 400_000;
 pub const LOW: u64 = 200_000;
@@ -58,17 +57,7 @@ pub async fn start_pushes(server: &TestServer, loops: i32) -> Vec<Child> {
     let mut pushes = Vec::new();
     for (bitrate, fixture) in [(HIGH, FIXTURE), (LOW, LOW_FIXTURE)] {
         let url = format!("rtmp://{}/live/multi_{bitrate}", server.rtmp);
-        pushes.push(
-            Command::new("ffmpeg")
-                .args(["-hide_banner", "-loglevel", "error", "-re"])
-                .args(["-stream_loop", &loops.to_string(), "-i"])
-                .arg(fixture_path(fixture))
-                .args(["-c", "copy", "-f", "flv", &url])
-                .stdin(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap(),
-        );
+        pushes.push(super::push_fixture(&url, fixture, loops));
     }
     let listed = wait_for(Duration::from_secs(30), || async {
         let r = get(server.http, "/live/multi/index/200000/playlist.m3u8")

@@ -152,3 +152,53 @@ pub async fn ffmpeg_reads(url: &str, seconds: &str) -> f64 {
         .fold(0.0, f64::max)
         / 1e6
 }
+
+/// Runs `ffmpeg -xerror` over a finished presentation at `url` (any format), copying all of
+/// it; returns the media time read.
+pub async fn ffmpeg_reads_all(url: &str) -> f64 {
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-nostats", "-xerror", "-i", url])
+            .args(["-c", "copy", "-f", "null", "-progress", "pipe:1", "-"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("ffmpeg read finishes")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg -xerror failed on {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("out_time_us="))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .fold(0.0, f64::max)
+        / 1e6
+}
+
+/// ffmpeg decodes every frame of `file`, failing on the first error.
+pub fn decodes(file: &Path) {
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-nostats",
+            "-loglevel",
+            "error",
+            "-xerror",
+            "-i",
+        ])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffmpeg -xerror on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

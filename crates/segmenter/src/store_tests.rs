@@ -1,16 +1,19 @@
 //! The disk store under a rendition: payloads round-trip, restarts resume, torn index tails are
 //! skipped, retention holds, and write errors keep media served from memory; the catch-up
-//! index answers for everything recorded and still on disk.
+//! index answers for everything recorded and still on disk, and knows the track configurations
+//! each recorded segment was made with.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use media::{Frame, WallClock};
+use media::{AacConfig, Frame, TrackInfo, TrackKind, WallClock};
 
-use crate::store::{Archive, DiskStore, DiskStoreConfig, Recovered};
-use crate::tests::{aac, avc, stream};
+use crate::store::archive::FILE_MARGIN;
+use crate::store::record::{self, Record};
+use crate::store::{Archive, DiskStore, DiskStoreConfig, Recovered, TrackConfigs};
+use crate::tests::{aac, avc, avc_160x120, stream};
 use crate::{Rendition, Segment, SegmenterConfig, TrackSummary, WindowLimits};
 
 const START_MS: i64 = 1_700_000_000_000;
@@ -964,4 +967,467 @@ fn retention_holds_the_buffer_at_every_moment() {
     for s in archive.load(oldest, end).expect("load") {
         assert_eq!(payloads(&r, &s).len(), s.samples().count());
     }
+}
+
+// The configuration log (`configs.log`, answered from the store's `Archive`).
+
+/// Mono AAC-LC at 48 kHz (a real AudioSpecificConfig, so it reads back from the log as itself).
+fn aac_mono() -> TrackInfo {
+    match AacConfig::parse(Bytes::from_static(&[0x11, 0x88])) {
+        Ok(config) => TrackInfo::audio(config),
+        Err(e) => panic!("test ASC does not parse: {e}"),
+    }
+}
+
+/// Pushes a session of `seconds` into `r`, at `at_ms` wall clock with frames from `from_ms` on
+/// the publisher's clock, with `video` and (if given) `audio`: without it no audio frame is
+/// pushed. Returns the start of the session's first segment.
+fn session_with(
+    r: &mut Rendition,
+    at_ms: i64,
+    from_ms: i64,
+    seconds: i64,
+    video: TrackInfo,
+    audio: Option<TrackInfo>,
+) -> i64 {
+    let before = r.window.newest().map(|s| s.sequence);
+    r.begin_session(WallClock::from_unix_ms(at_ms));
+    r.set_track(video);
+    let with_audio = audio.is_some();
+    if let Some(audio) = audio {
+        r.set_track(audio);
+    }
+    let frames = distinct(
+        stream(from_ms, from_ms + seconds * 1_000, 1_000),
+        from_ms as u32,
+    );
+    for f in frames {
+        if with_audio || f.kind == TrackKind::Video {
+            r.push(f);
+        }
+    }
+    r.end_session();
+    r.window
+        .segments()
+        .iter()
+        .find(|s| before.is_none_or(|b| s.sequence > b))
+        .map(|s| s.start)
+        .expect("the session sealed segments")
+}
+
+/// The video and audio configurations of `c`, by value.
+fn values(c: &TrackConfigs) -> (Option<TrackInfo>, Option<TrackInfo>) {
+    (c.video.as_deref().cloned(), c.audio.as_deref().cloned())
+}
+
+/// The records of the configuration log in `dir`, which must all be whole.
+fn logged(dir: &Path) -> Vec<TrackConfigs> {
+    let bytes = fs::read(dir.join("configs.log")).expect("configuration log");
+    let (records, valid, error) = record::decode_all(&bytes);
+    assert_eq!((valid, error), (bytes.len(), None));
+    records
+        .into_iter()
+        .map(|r| match r {
+            Record::Configs(c) => c,
+            other => panic!("not a configs record: {other:?}"),
+        })
+        .collect()
+}
+
+/// Every segment `archive` lists was made with the configurations `configs_at` gives for its
+/// start.
+fn assert_configs_known(archive: &Archive) {
+    let all = archive.summaries(i64::MIN, i64::MAX).expect("summaries");
+    assert!(!all.is_empty());
+    for s in all {
+        let c = archive.configs_at(s.start).expect("configurations known");
+        for (track, kind) in [(&s.video, TrackKind::Video), (&s.audio, TrackKind::Audio)] {
+            if let Some(t) = track {
+                assert_eq!(
+                    c.track(kind).map(|c| &**c),
+                    Some(&*t.track),
+                    "segment {}",
+                    s.sequence
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn config_log_holds_the_first_configuration_and_each_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut r, archive) = open_spanned(dir.path(), 3_600, 60, 3_600);
+    assert!(archive.config_history().is_empty());
+    assert_eq!(archive.configs_at(i64::MAX), None);
+    let first = session_with(&mut r, START_MS, 0, 6, avc(), Some(aac()));
+    assert_eq!(archive.config_history().len(), 1, "the first is logged");
+    // A reconnect with the same settings (in other allocations) is no change.
+    session_with(&mut r, START_MS + 10_000, 100_000, 6, avc(), Some(aac()));
+    // 160x120 without audio: the video changed, the audio keeps its configuration ...
+    let small = session_with(&mut r, START_MS + 20_000, 200_000, 6, avc_160x120(), None);
+    // ... so the same audio coming back is no change; mono audio is.
+    session_with(
+        &mut r,
+        START_MS + 30_000,
+        300_000,
+        6,
+        avc_160x120(),
+        Some(aac()),
+    );
+    let mono = session_with(
+        &mut r,
+        START_MS + 40_000,
+        400_000,
+        6,
+        avc_160x120(),
+        Some(aac_mono()),
+    );
+    assert!(window(&r).iter().any(|s| s.audio.is_none()));
+    let history = archive.config_history();
+    assert_eq!(
+        history.iter().map(|c| c.since).collect::<Vec<_>>(),
+        vec![first, small, mono]
+    );
+    assert_eq!(
+        history.iter().map(values).collect::<Vec<_>>(),
+        vec![
+            (Some(avc()), Some(aac())),
+            (Some(avc_160x120()), Some(aac())),
+            (Some(avc_160x120()), Some(aac_mono())),
+        ]
+    );
+    // The live window counts the same changes (but not the first configuration).
+    assert_eq!(
+        r.window.config_changes().collect::<Vec<_>>(),
+        vec![small, mono]
+    );
+    // A configuration kept across a change is one allocation.
+    let same = |a: &Option<Arc<TrackInfo>>, b: &Option<Arc<TrackInfo>>| match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    };
+    assert!(same(&history[0].audio, &history[1].audio));
+    assert!(same(&history[1].video, &history[2].video));
+    // Before, at, between and after the changes.
+    for (t, expected) in [
+        (i64::MIN, None),
+        (first - 1, None),
+        (first, Some(0)),
+        (first + 1, Some(0)),
+        (small - 1, Some(0)),
+        (small, Some(1)),
+        (mono - 1, Some(1)),
+        (mono, Some(2)),
+        (i64::MAX, Some(2)),
+    ] {
+        assert_eq!(
+            archive.configs_at(t),
+            expected.map(|i: usize| history[i].clone()),
+            "at {t}"
+        );
+    }
+    assert_configs_known(&archive);
+    // Through the catch-up index trait as the server sees it.
+    let index = r.archive().expect("stored rendition");
+    assert_eq!(index.configs_at(small), Some(history[1].clone()));
+    assert_eq!(index.config_history(), history);
+    // One record per change in the log; no media file is made of it.
+    assert_eq!(logged(dir.path()), history);
+    assert_eq!(files_with(dir.path(), "dat"), files_with(dir.path(), "sum"));
+    assert_eq!(r.store_stats().map(|s| s.write_errors), Some(0));
+}
+
+#[test]
+fn config_history_survives_restarts_and_torn_log_tails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (history, first, small) = {
+        let (mut r, archive) = open_spanned(dir.path(), 3_600, 60, 3_600);
+        let first = session_with(&mut r, START_MS, 0, 6, avc(), Some(aac()));
+        let small = session_with(
+            &mut r,
+            START_MS + 10_000,
+            100_000,
+            6,
+            avc_160x120(),
+            Some(aac()),
+        );
+        (archive.config_history(), first, small)
+    };
+    assert_eq!(history.len(), 2);
+    let log = dir.path().join("configs.log");
+    let whole = fs::read(&log).expect("log");
+    {
+        let (_, archive) = open_spanned(dir.path(), 3_600, 60, 3_600);
+        assert_eq!(archive.config_history(), history);
+        assert_configs_known(&archive);
+    }
+    // A record whose `since` goes backwards, then half a record (a crash in an append).
+    let mut tail = Vec::new();
+    let backwards = TrackConfigs {
+        since: small - 1,
+        ..history[0].clone()
+    };
+    assert!(record::encode_configs(&backwards, &mut tail));
+    let mut torn = Vec::new();
+    let later = TrackConfigs {
+        since: small + 3_600 * S,
+        video: Some(Arc::new(avc())),
+        audio: None,
+    };
+    assert!(record::encode_configs(&later, &mut torn));
+    tail.extend_from_slice(&torn[..torn.len() / 2]);
+    let mut bytes = whole.clone();
+    bytes.extend_from_slice(&tail);
+    fs::write(&log, &bytes).expect("write log");
+    // What an interrupted rewrite leaves is no media file.
+    fs::write(dir.path().join("configs.log.tmp"), b"junk").expect("write tmp");
+    let back = {
+        let (mut r, archive) = open_spanned(dir.path(), 3_600, 60, 3_600);
+        assert_eq!(archive.config_history(), history);
+        assert_eq!(
+            fs::read(&log).expect("log"),
+            whole,
+            "rewritten without the tail"
+        );
+        // Appended after the rewrite, so readable after another restart.
+        let back = session_with(&mut r, START_MS + 20_000, 200_000, 6, avc(), Some(aac()));
+        assert_eq!(archive.config_history().len(), 3);
+        assert_eq!(r.store_stats().map(|s| s.write_errors), Some(0));
+        back
+    };
+    let (_, archive) = open_spanned(dir.path(), 3_600, 60, 3_600);
+    let again = archive.config_history();
+    assert_eq!(
+        again.iter().map(|c| c.since).collect::<Vec<_>>(),
+        vec![first, small, back]
+    );
+    assert_eq!(values(&again[2]), (Some(avc()), Some(aac())));
+    assert_eq!(again[..2], history[..]);
+    assert_configs_known(&archive);
+    // Equal configurations read back are one allocation.
+    assert!(again[0]
+        .video
+        .as_ref()
+        .zip(again[2].video.as_ref())
+        .is_some_and(|(a, b)| Arc::ptr_eq(a, b)));
+    drop(archive);
+
+    // A store written before the log existed: no history for its media (catch-up falls back
+    // to the live window's configurations), then the first segment recorded starts one.
+    fs::remove_file(&log).expect("remove log");
+    let (mut r, archive) = open_spanned(dir.path(), 3_600, 60, 3_600);
+    assert!(archive.config_history().is_empty());
+    assert_eq!(archive.configs_at(back), None);
+    let now = session_with(
+        &mut r,
+        START_MS + 30_000,
+        300_000,
+        6,
+        avc_160x120(),
+        Some(aac()),
+    );
+    assert_eq!(archive.configs_at(back), None);
+    assert_eq!(
+        archive.configs_at(now).as_ref().map(values),
+        Some((Some(avc_160x120()), Some(aac())))
+    );
+    assert_eq!(logged(dir.path()), archive.config_history());
+}
+
+/// Retention under simulated time: eight sessions of a minute, each with other settings than
+/// the one before, over a 2-minute buffer in files of a minute. After every sealed segment the
+/// configuration of the oldest segment still held is known, and every change superseded before
+/// the oldest file (less the margin a segment may start before its file) is gone.
+#[test]
+fn config_history_retention_keeps_the_configuration_of_the_oldest_held_media() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut r, archive) = open_spanned(dir.path(), 120, 60, 20);
+    let settings = [
+        (avc(), aac()),
+        (avc_160x120(), aac()),
+        (avc_160x120(), aac_mono()),
+        (avc(), aac_mono()),
+    ];
+    let mut sealed = 0;
+    let mut checked = 0;
+    for k in 0..8i64 {
+        let (video, audio) = settings[k as usize % settings.len()].clone();
+        r.begin_session(WallClock::from_unix_ms(START_MS + k * 70_000));
+        r.set_track(video);
+        r.set_track(audio);
+        let from = k * 100_000;
+        for f in distinct(stream(from, from + 60_000, 2_000), from as u32) {
+            r.push(f);
+            if r.sealed_segments() == sealed {
+                continue;
+            }
+            sealed = r.sealed_segments();
+            let (oldest, _) = archive.bounds().expect("recorded");
+            let first = archive
+                .summaries(oldest, oldest + 1)
+                .expect("summaries")
+                .into_iter()
+                .next()
+                .expect("the oldest segment");
+            let c = archive.configs_at(oldest).expect("oldest configuration");
+            assert_eq!(
+                c.video.as_deref(),
+                first.video.as_ref().map(|t| &*t.track),
+                "after {sealed} segments"
+            );
+            assert_eq!(c.audio.as_deref(), first.audio.as_ref().map(|t| &*t.track));
+            let first_file = files_with(dir.path(), "dat")[0];
+            let held_from = i64::from(first_file) * S - FILE_MARGIN;
+            let history = archive.config_history();
+            assert!(
+                history.get(1).is_none_or(|c| c.since > held_from),
+                "after {sealed} segments: {} changes kept",
+                history.len()
+            );
+            checked += 1;
+        }
+        r.end_session();
+    }
+    assert!(checked > 200, "{checked} segments checked");
+    assert!(r.store_stats().is_some_and(|s| s.files_removed >= 6));
+    let history = archive.config_history();
+    assert!(history.len() < 8, "{} changes kept", history.len());
+    assert_eq!(logged(dir.path()), history, "the log was rewritten");
+    assert_configs_known(&archive);
+    assert_eq!(r.store_stats().map(|s| s.write_errors), Some(0));
+    // After a restart (which prunes by the files it finds).
+    drop(r);
+    let (_, archive) = open_spanned(dir.path(), 120, 60, 20);
+    assert_configs_known(&archive);
+    assert_eq!(logged(dir.path()), archive.config_history());
+}
+
+#[test]
+fn config_log_write_failures_are_retried_at_the_next_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut r, archive) = open_spanned(dir.path(), 3_600, 60, 3_600);
+    let first = session_with(&mut r, START_MS, 0, 6, avc(), Some(aac()));
+    // The disk fills as the publisher comes back at another size.
+    set_failing(&mut r, true);
+    let small = session_with(
+        &mut r,
+        START_MS + 10_000,
+        100_000,
+        6,
+        avc_160x120(),
+        Some(aac()),
+    );
+    let errors = r.store_stats().map_or(0, |s| s.write_errors);
+    assert!(errors > 0);
+    // Known in memory all along, not yet in the log.
+    assert_eq!(
+        archive.configs_at(small).as_ref().map(values),
+        Some((Some(avc_160x120()), Some(aac())))
+    );
+    assert_eq!(logged(dir.path()).len(), 1);
+    // The disk works again: the next segment sealed brings the log up to date, with the
+    // change where it happened.
+    set_failing(&mut r, false);
+    r.begin_session(WallClock::from_unix_ms(START_MS + 20_000));
+    r.set_track(avc_160x120());
+    r.set_track(aac());
+    let sealed = r.sealed_segments();
+    for f in distinct(stream(200_000, 206_000, 1_000), 200_000) {
+        r.push(f);
+        if r.sealed_segments() > sealed {
+            break;
+        }
+    }
+    assert_eq!(r.sealed_segments(), sealed + 1);
+    assert_eq!(
+        logged(dir.path())
+            .iter()
+            .map(|c| c.since)
+            .collect::<Vec<_>>(),
+        vec![first, small]
+    );
+    assert_eq!(logged(dir.path()), archive.config_history());
+    assert_eq!(r.store_stats().map(|s| s.write_errors), Some(errors));
+    r.end_session();
+    drop(r);
+    let (_, archive) = open_spanned(dir.path(), 3_600, 60, 3_600);
+    assert_eq!(
+        archive
+            .config_history()
+            .iter()
+            .map(values)
+            .collect::<Vec<_>>(),
+        vec![
+            (Some(avc()), Some(aac())),
+            (Some(avc_160x120()), Some(aac())),
+        ]
+    );
+    assert_configs_known(&archive);
+}
+
+/// A publisher changing settings at every segment: the history keeps the newest
+/// `MAX_CONFIGS` changes (two allocations for two settings), and the log is rewritten only
+/// when it holds twice that, or at a restart.
+#[test]
+fn config_history_is_bounded() {
+    use crate::store::configs::MAX_CONFIGS;
+    use crate::TrackSamples;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = DiskStoreConfig::new(dir.path().to_path_buf(), 3_600 * S);
+    let (mut store, _) = DiskStore::open(config.clone(), 0).expect("open");
+    let archive = store.archive();
+    let settings = [Arc::new(avc()), Arc::new(avc_160x120())];
+    let count = 2 * MAX_CONFIGS + 10;
+    for i in 0..count {
+        // No payloads: the segment is not recorded, but its configuration is logged.
+        let segment = Segment {
+            sequence: i as u64,
+            start: i as i64 * 2 * S,
+            duration: 2 * S,
+            discontinuity: false,
+            discontinuity_sequence: 0,
+            video: Some(TrackSamples::new(
+                Arc::new((*settings[i % 2]).clone()),
+                Vec::new(),
+            )),
+            audio: None,
+        };
+        store.commit(&segment, None);
+    }
+    let history = archive.config_history();
+    assert_eq!(history.len(), MAX_CONFIGS);
+    assert_eq!(
+        history.first().map(|c| c.since),
+        Some((count - MAX_CONFIGS) as i64 * 2 * S)
+    );
+    assert_eq!(
+        history.last().map(|c| c.since),
+        Some((count - 1) as i64 * 2 * S)
+    );
+    let allocations = |h: &[TrackConfigs]| {
+        let mut ptrs: Vec<*const TrackInfo> = h
+            .iter()
+            .filter_map(|c| c.video.as_ref().map(Arc::as_ptr))
+            .collect();
+        ptrs.sort_unstable();
+        ptrs.dedup();
+        ptrs.len()
+    };
+    assert_eq!(allocations(&history), 2);
+    let in_log = logged(dir.path());
+    assert!(
+        in_log.len() > MAX_CONFIGS && in_log.len() <= 2 * MAX_CONFIGS,
+        "{} records",
+        in_log.len()
+    );
+    assert_eq!(in_log[in_log.len() - MAX_CONFIGS..], history[..]);
+    assert_eq!(store.stats().write_errors, 0);
+    drop(store);
+    let (store, _) = DiskStore::open(config, 0).expect("reopen");
+    let archive = store.archive();
+    assert_eq!(archive.config_history(), history);
+    assert_eq!(allocations(&archive.config_history()), 2);
+    assert_eq!(logged(dir.path()), history);
 }

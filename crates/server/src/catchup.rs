@@ -18,7 +18,7 @@ use std::io;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use media::TrackKind;
+use media::{TrackInfo, TrackKind};
 use model::request_args::{self, TimeRequest};
 use packager::{dash, mss, Presentation, RenditionView, Variant};
 use segmenter::group::{bucket_end, group_segments};
@@ -327,6 +327,34 @@ pub fn find_stored_mss(
     Ok(load_full(&slot, package, segment)?.map(|full| (slot, full, following)))
 }
 
+/// The `kind` configuration of `slot` in effect at channel time `t90` when that lies before
+/// the live window: from the store's configuration history, which outlives the window (a
+/// DASH Period of a catch-up or time shift names its init segment by its start). Cheap: the
+/// history is held in memory.
+pub fn stored_track_at(slot: &RenditionSlot, kind: TrackKind, t90: i64) -> Option<Arc<TrackInfo>> {
+    if !before_window(slot, t90) {
+        return None;
+    }
+    let archive = slot.lock().archive()?;
+    archive.configs_at(t90)?.track(kind).cloned()
+}
+
+/// The newest `kind` configuration in `slot`'s store history that `wanted` accepts (an HLS
+/// init segment is named by its configuration's content). Cheap: the history is held in
+/// memory.
+pub fn stored_track_by(
+    slot: &RenditionSlot,
+    kind: TrackKind,
+    wanted: impl Fn(&TrackInfo) -> bool,
+) -> Option<Arc<TrackInfo>> {
+    let archive = slot.lock().archive()?;
+    archive
+        .config_history()
+        .iter()
+        .rev()
+        .find_map(|c| c.track(kind).filter(|t| wanted(t)).cloned())
+}
+
 /// How far a track's first decode time may lie from its segment's start (90 kHz): audio starts
 /// with the first picture shown, a frame or so off the keyframe.
 const BEFORE_WINDOW_SLACK: i64 = 90_000;
@@ -352,21 +380,66 @@ fn rendition_view(
     if segments.is_empty() {
         return None;
     }
-    let (variant, config_changes) = {
+    let (live, live_tracks, window_changes, archive) = {
         let r = slot.lock();
+        let newest = r.window.newest();
         (
             Variant::from_window(&slot.name, slot.declared_bitrate, &r.window),
+            newest.map(|s| (track_of(s, TrackKind::Video), track_of(s, TrackKind::Audio))),
             r.window.config_changes().collect::<Vec<_>>(),
+            r.archive(),
         )
     };
-    let variant =
-        variant.or_else(|| Variant::from_segments(&slot.name, slot.declared_bitrate, &segments))?;
+    let newest = segments.last()?;
+    let same_config = live_tracks.is_some_and(|(video, audio)| {
+        same_track(video.as_ref(), track_of(newest, TrackKind::Video).as_ref())
+            && same_track(audio.as_ref(), track_of(newest, TrackKind::Audio).as_ref())
+    });
+    let variant = match live {
+        Some(live) if same_config => live,
+        // Media recorded in another configuration is described as it was recorded (size,
+        // codecs, frame rate), at the live rendition's bandwidth so renditions keep their order.
+        live => {
+            let own = Variant::from_segments(&slot.name, slot.declared_bitrate, &segments)?;
+            match live {
+                Some(live) => Variant {
+                    bandwidth: live.bandwidth,
+                    average_bandwidth: live.average_bandwidth,
+                    ..own
+                },
+                None => own,
+            }
+        }
+    };
+    let mut config_changes = config_changes_of(&segments, window_changes);
+    // The change the first segment's configuration dates from, as the store recorded it: a
+    // DASH Period then starts there, keeps its id as the view slides, and names its init
+    // segment by that time, which the store resolves however old the media is.
+    let first = segments.first().map_or(newest.start, |s| s.start);
+    if let Some(since) = archive.and_then(|a| a.configs_at(first)).map(|c| c.since) {
+        if let Err(at) = config_changes.binary_search(&since) {
+            config_changes.insert(at, since);
+        }
+    }
     Some(RenditionView {
         variant,
-        config_changes: config_changes_of(&segments, config_changes),
+        config_changes,
         segments,
         presentation,
     })
+}
+
+fn track_of(segment: &Segment, kind: TrackKind) -> Option<Arc<TrackInfo>> {
+    packager::cmaf::track_samples(segment, kind).map(|t| t.track.clone())
+}
+
+/// Whether two optional configurations are the same (by value).
+fn same_track(a: Option<&Arc<TrackInfo>>, b: Option<&Arc<TrackInfo>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// Where the track configuration changes among `segments`, with the window's changes that fall

@@ -227,12 +227,6 @@ impl Request<'_> {
         slot.lock().window.find_package_segment(duration, start)
     }
 
-    fn rendition(&self, name: &str) -> Option<(Arc<RenditionSlot>, RenditionView)> {
-        let slot = self.channel.rendition(name)?.clone();
-        let view = self.view(&slot)?;
-        Some((slot, view))
-    }
-
     /// An absolute URL of `path` on this server, as the client addressed it.
     fn absolute_url(&self, path: &str) -> String {
         let host = self
@@ -492,16 +486,21 @@ async fn serve_hls(req: &Request<'_>, resource: HlsResource) -> Response {
             kind,
             id,
         } if settings.fmp4() => {
-            let Some((_, view)) = req.rendition(&rendition) else {
+            let Some(slot) = req.channel.rendition(&rendition).cloned() else {
                 return not_found();
             };
-            let track = view.segments.iter().rev().find_map(|s| {
-                cmaf::track_samples(s, kind)
-                    .map(|t| &t.track)
-                    .filter(|t| hls::init_id(t) == id)
+            let live = req.view(&slot).and_then(|view| {
+                view.segments.iter().rev().find_map(|s| {
+                    cmaf::track_samples(s, kind)
+                        .map(|t| t.track.clone())
+                        .filter(|t| hls::init_id(t) == id)
+                })
             });
-            match track {
-                Some(track) => init_response(track, kind, SEGMENT_CACHE),
+            // A catch-up may list media recorded in a configuration the live window no
+            // longer holds.
+            match live.or_else(|| catchup::stored_track_by(&slot, kind, |t| hls::init_id(t) == id))
+            {
+                Some(track) => init_response(&track, kind, SEGMENT_CACHE),
                 None => not_found(),
             }
         }
@@ -619,7 +618,7 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
             kind,
             config,
         } => {
-            let Some((_, view)) = req.rendition(&representation) else {
+            let Some(slot) = req.channel.rendition(&representation).cloned() else {
                 return not_found();
             };
             // A Period `p{t}` never changes configuration.
@@ -627,8 +626,18 @@ async fn serve_dash(req: &Request<'_>, resource: DashResource) -> Response {
                 InitConfig::PeriodFrom(_) => SEGMENT_CACHE,
                 InitConfig::Newest | InitConfig::FirstPeriod => MUTABLE_INIT_CACHE,
             };
-            match dash::init_track(&view, kind, config) {
-                Some(track) => init_response(track, kind, cache),
+            // A Period starting before the live window (a catch-up or time shift) takes its
+            // configuration from the store's history, which the window may not hold.
+            let stored = match config {
+                InitConfig::PeriodFrom(t) => catchup::stored_track_at(&slot, kind, t),
+                InitConfig::Newest | InitConfig::FirstPeriod => None,
+            };
+            let track = stored.or_else(|| {
+                req.view(&slot)
+                    .and_then(|view| dash::init_track(&view, kind, config).cloned())
+            });
+            match track {
+                Some(track) => init_response(&track, kind, cache),
                 None => not_found(),
             }
         }

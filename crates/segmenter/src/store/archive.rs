@@ -40,6 +40,14 @@
 //! never served from another file's summary. After a restart the floor is unknown: in the
 //! oldest file, the segments starting within a few seconds of its id are checked against
 //! their full records (one read) and left out when their payloads are gone.
+//!
+//! **Configurations.** The archive also holds the rendition's history of track configurations,
+//! read from the store's configuration log at startup and extended by the writer at each change
+//! (see [`super::configs`]): [`Archive::configs_at`] gives those a segment recorded at a time was
+//! made with (a binary search in memory), so a catch-up of an interval recorded before the
+//! publisher reconnected with other settings gets the init segment of then. A store written
+//! before the log existed has no history for its older media: `configs_at` answers `None` there
+//! and the caller falls back to the live window's configurations.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -53,6 +61,7 @@ use media::{TrackInfo, TrackKind};
 
 use super::disk::{file_path, lock, DATA_EXT, INDEX_EXT, SUMMARY_EXT};
 use super::record::{self, Record, RecordError};
+use super::TrackConfigs;
 use crate::segment::{Segment, TrackSamples};
 
 /// How far (90 kHz) a summary file's segments may start before its id or end after the next
@@ -75,6 +84,9 @@ pub struct Archive {
     /// Lengths of the index files of files no longer written (every file but the newest), so
     /// a query does not stat each file it reads; at most one entry per file present.
     sealed_index_len: Mutex<BTreeMap<u32, u64>>,
+    /// The configuration history, sorted by `since` (strictly increasing); the writer keeps it
+    /// and its log in step.
+    configs: RwLock<Vec<TrackConfigs>>,
 }
 
 #[derive(Debug, Default)]
@@ -159,7 +171,30 @@ impl Archive {
             skipped: AtomicU64::new(0),
             bounds: Mutex::new(BoundsCache::default()),
             sealed_index_len: Mutex::new(BTreeMap::new()),
+            configs: RwLock::new(Vec::new()),
         }
+    }
+
+    /// The track configurations in effect at channel time `t` (90 kHz): the newest change at or
+    /// before `t`, or `None` before the first one known. Reads nothing from disk.
+    pub fn configs_at(&self, t: i64) -> Option<TrackConfigs> {
+        let configs = self.configs.read().unwrap_or_else(|p| p.into_inner());
+        let after = configs.partition_point(|c| c.since <= t);
+        after.checked_sub(1).and_then(|i| configs.get(i)).cloned()
+    }
+
+    /// Every configuration change still known, oldest first (the configurations are shared,
+    /// not copied).
+    pub fn config_history(&self) -> Vec<TrackConfigs> {
+        self.configs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` on the configuration history (the writer's, which keeps it sorted by `since`).
+    pub(super) fn update_configs<R>(&self, f: impl FnOnce(&mut Vec<TrackConfigs>) -> R) -> R {
+        f(&mut self.configs.write().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The writer created file `id` (larger than every id before).
@@ -433,6 +468,7 @@ impl Archive {
                     });
                 }
                 Record::Segment(_) => self.skip(&path, "segment record in a summary file"),
+                Record::Configs(_) => self.skip(&path, "configs record in a summary file"),
             }
         }
         if let Some(error) = records.error() {

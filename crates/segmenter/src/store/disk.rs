@@ -10,6 +10,8 @@
 //!                  into the .idx of the same id
 //! 1763700060.dat   the next file, started after `file_span` of media (1, 5 or 30 min)
 //! ...
+//! configs.log      configs records: the track configurations from each change on (see
+//!                  `configs`); appended before the index record of the segment that changed
 //! ```
 //!
 //! A file's id is the Unix second of the first frame written to it (raised above the previous id
@@ -28,8 +30,9 @@
 //! segment starts, and the disk is tried again then. Segments that did not reach the disk are not
 //! recorded, so they are served live but not after a restart. A failed summary write leaves
 //! the segment recorded (it is resumed after a restart) but out of the catch-up index; the
-//! store then moves to a new set of files, as after a failed index write. Every error is
-//! counted.
+//! store then moves to a new set of files, as after a failed index write. A failed write of
+//! the configuration log leaves the change in the archive's memory and the log is rewritten at
+//! the next segment. Every error is counted.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -41,7 +44,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use media::TrackInfo;
 
-use super::archive::Archive;
+use super::archive::{Archive, FILE_MARGIN};
+use super::configs::{self, ConfigLog};
 use super::record::{self, Record, SummaryRecord};
 use super::{Extent, Payload, PayloadReader, PayloadSink, SegmentBytes};
 use crate::segment::{Segment, TrackSamples};
@@ -163,6 +167,8 @@ pub struct DiskStore {
     stats: StoreStats,
     scratch: Vec<u8>,
     summary_scratch: Vec<u8>,
+    /// The configuration log (the history itself is the archive's).
+    configs: ConfigLog,
     /// Fault injection for tests: every write fails as on a full disk.
     fail_writes: bool,
     /// Fault injection for tests: summary writes fail.
@@ -219,14 +225,18 @@ impl DiskStore {
             segments.drain(..first_kept.min(segments.len().saturating_sub(1)));
         }
         recovered.segments = segments;
+        let loaded = configs::load(&config.dir, ids.first().map(|&id| held_from(id)));
+        let archive = Archive::new(config.dir.clone(), ids.clone());
+        let config_log = ConfigLog::new(&config.dir, &loaded);
+        archive.update_configs(|entries| *entries = loaded.entries);
         let overlay = Arc::new(Mutex::new(Overlay::new()));
-        let store = DiskStore {
+        let mut store = DiskStore {
             reader: Arc::new(DiskReader {
                 dir: config.dir.clone(),
                 overlay: overlay.clone(),
             }),
             last_id: ids.last().copied().unwrap_or(0),
-            archive: Arc::new(Archive::new(config.dir.clone(), ids)),
+            archive: Arc::new(archive),
             config,
             current: None,
             index: None,
@@ -237,9 +247,16 @@ impl DiskStore {
             stats: StoreStats::default(),
             scratch: Vec::new(),
             summary_scratch: Vec::new(),
+            configs: config_log,
             fail_writes: false,
             fail_summaries: false,
         };
+        // A torn tail or dropped entries: the log is rewritten before anything is appended to
+        // it (here, or at the next segment if this fails).
+        if store.configs.is_stale() {
+            let rewritten = store.configs.rewrite(&store.archive, false);
+            store.config_log_error(rewritten);
+        }
         Ok((store, recovered))
     }
 
@@ -286,6 +303,11 @@ impl DiskStore {
     /// removed. Returns whether the segment is on disk for good.
     pub fn commit(&mut self, segment: &Segment, oldest: Option<&Segment>) -> bool {
         self.flush();
+        // Before the segment's index record: a recorded segment's configuration is logged.
+        let logged = self
+            .configs
+            .observe(segment, &self.archive, self.fail_writes);
+        self.config_log_error(logged);
         let recorded = self.record(segment);
         if recorded {
             self.stats.segments_recorded += 1;
@@ -464,6 +486,7 @@ impl DiskStore {
     fn prune(&mut self, newest_end: i64, keep_from: i64) {
         let cutoff = (newest_end - self.config.retention).min(keep_from);
         let current = self.current.as_ref().map(|c| c.id);
+        let mut removed = false;
         while let Some(oldest) = self.files.front().copied() {
             if oldest.last_end >= cutoff || Some(oldest.id) == current {
                 break;
@@ -480,6 +503,24 @@ impl DiskStore {
             }
             self.stats.files_removed += 1;
             lock(&self.overlay).retain(|(file, _), _| *file != oldest.id);
+            removed = true;
+        }
+        if let (true, Some(first)) = (removed, self.files.front()) {
+            // What the live window's oldest segment was made with stays too, whatever file
+            // it began in.
+            let held_from = held_from(first.id).min(keep_from);
+            let pruned = self
+                .configs
+                .prune(&self.archive, held_from, self.fail_writes);
+            self.config_log_error(pruned);
+        }
+    }
+
+    /// Counts and logs a failed write of the configuration log (retried at the next segment).
+    fn config_log_error(&mut self, result: io::Result<()>) {
+        if let Err(e) = result {
+            let path = self.configs.path().to_path_buf();
+            self.write_error("cannot write the configuration log", &path, &e);
         }
     }
 
@@ -713,11 +754,19 @@ fn update_spans(files: &mut VecDeque<FileSpan>, segment: &Segment) {
     }
 }
 
+/// The earliest start (90 kHz) a segment summarized in file `id` or a later one can have (see
+/// [`FILE_MARGIN`]): configurations in effect before it are no longer needed once `id` is the
+/// oldest file.
+fn held_from(id: u32) -> i64 {
+    (i64::from(id) * 90_000).saturating_sub(FILE_MARGIN)
+}
+
 pub(super) fn file_path(dir: &Path, id: u32, ext: &str) -> PathBuf {
     dir.join(format!("{id:010}.{ext}"))
 }
 
-/// Ids of the data, index and summary files in `dir`, sorted.
+/// Ids of the data, index and summary files in `dir`, sorted. Other files (the configuration
+/// log, its temporary copy) have no such extension or a stem that is not a number.
 fn list_ids(dir: &Path) -> io::Result<Vec<u32>> {
     let mut ids = Vec::new();
     for entry in fs::read_dir(dir)? {
@@ -800,7 +849,7 @@ fn read_index(dir: &Path, id: u32, keep: i64) -> io::Result<(Vec<Segment>, u64)>
                 }
             }
             // Never written to an index file.
-            Record::Summary(_) => skipped += 1,
+            Record::Summary(_) | Record::Configs(_) => skipped += 1,
         }
     }
     if let Some(error) = records.error() {

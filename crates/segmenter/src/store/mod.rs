@@ -15,8 +15,13 @@
 //! index, read through an [`Archive`]. It answers manifests for any interval of the rolling
 //! buffer (days of it) from disk, holding nothing per segment in memory, and loads a segment
 //! that has left the live window in full when it is served.
+//!
+//! The store also logs every change of the rendition's track configurations (`configs.log`),
+//! which the [`Archive`] answers from memory ([`CatchupIndex::configs_at`]): a catch-up of an
+//! interval recorded with older settings gets the init segment of then.
 
 pub mod archive;
+pub mod configs;
 pub mod disk;
 pub mod record;
 
@@ -25,6 +30,7 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use media::{TrackInfo, TrackKind};
 
 pub use archive::Archive;
 pub use disk::{DiskStore, DiskStoreConfig, Recovered, StoreStats};
@@ -197,6 +203,39 @@ pub trait CatchupIndex: Debug + Send + Sync {
     fn oldest_start(&self) -> Option<i64> {
         self.bounds().map(|(start, _)| start)
     }
+
+    /// The track configurations in effect at channel time `t` (90 kHz): those of the newest
+    /// recorded change at or before `t`. `None` when none is known for `t` (before the first
+    /// recorded segment, or an index that keeps no configuration history).
+    fn configs_at(&self, _t: i64) -> Option<TrackConfigs> {
+        None
+    }
+
+    /// Every configuration change still known, oldest first (few: one per publisher
+    /// reconnect with other settings), for looking an init segment up by its content.
+    fn config_history(&self) -> Vec<TrackConfigs> {
+        Vec::new()
+    }
+}
+
+/// The video and audio configurations of a rendition from channel time `since` (90 kHz) until
+/// the next change. A kind absent from the segment that changed keeps its previous
+/// configuration (as [`crate::LiveWindow::config_changes`] counts changes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackConfigs {
+    pub since: i64,
+    pub video: Option<Arc<TrackInfo>>,
+    pub audio: Option<Arc<TrackInfo>>,
+}
+
+impl TrackConfigs {
+    /// The configuration of `kind`.
+    pub fn track(&self, kind: TrackKind) -> Option<&Arc<TrackInfo>> {
+        match kind {
+            TrackKind::Video => self.video.as_ref(),
+            TrackKind::Audio => self.audio.as_ref(),
+        }
+    }
 }
 
 impl CatchupIndex for Archive {
@@ -214,6 +253,14 @@ impl CatchupIndex for Archive {
 
     fn oldest_start(&self) -> Option<i64> {
         Archive::oldest_start(self)
+    }
+
+    fn configs_at(&self, t: i64) -> Option<TrackConfigs> {
+        Archive::configs_at(self, t)
+    }
+
+    fn config_history(&self) -> Vec<TrackConfigs> {
+        Archive::config_history(self)
     }
 }
 

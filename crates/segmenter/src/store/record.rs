@@ -15,6 +15,8 @@
 //!                    track_count:u8, then per track:
 //!                      track_id:u32 first_dts:i64 duration:u64 last_duration:u32
 //!                      longest_duration:u32 count:u32 bytes:u64
+//! tag 4   = configs: since:i64 track_count:u8 (at most one video and one audio), then per
+//!                    track: codec:u8 (as in tag 1) timescale:u32 config_len:u32 config
 //! ```
 //!
 //! Index files (`.idx`) hold track and segment records. Summary files (`.sum`, the catch-up
@@ -26,6 +28,11 @@
 //! `idx_len` cannot be a record's length or a track's aggregates cannot be of the samples of
 //! one segment record (more samples than fit, the last longer than the longest, ...).
 //!
+//! The configuration log (`configs.log`, one per rendition directory) holds only configs
+//! records: the video and audio configurations in effect from `since` (90 kHz) on, one record
+//! per change (see [`super::disk`]). A configs record in an index or summary file is not
+//! written there and is skipped as damage; track or segment records in the log likewise.
+//!
 //! Integers are little-endian. A sample's decode time is the track's `first_dts` plus the
 //! durations of the samples before it, which is how the segmenter assigns durations. A record
 //! is written only after the payloads it points at, so a reader that finds a record whole (its
@@ -35,14 +42,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use media::{AacConfig, AvcConfig, CodecConfig, HevcConfig, Timescale, TrackInfo};
+use media::{AacConfig, AvcConfig, CodecConfig, HevcConfig, Timescale, TrackInfo, TrackKind};
 
 use crate::segment::{Sample, Segment, TrackSamples, TrackSummary};
-use crate::store::{Extent, Payload};
+use crate::store::{Extent, Payload, TrackConfigs};
 
 const TAG_TRACK: u8 = 1;
 const TAG_SEGMENT: u8 = 2;
 const TAG_SUMMARY: u8 = 3;
+const TAG_CONFIGS: u8 = 4;
 const HEADER: usize = 5;
 const TRAILER: usize = 4;
 /// Larger bodies are corrupt: a segment of 10 s at 240 fps with audio is ~100 KB of samples.
@@ -270,15 +278,23 @@ pub enum Record {
     Track(TrackRecord),
     Segment(SegmentRecord),
     Summary(SummaryRecord),
+    /// The configurations in effect from a time on (only in the configuration log).
+    Configs(TrackConfigs),
+}
+
+/// The codec number (1 AVC, 2 AAC, 3 HEVC) and the configuration bytes of `info`, as track
+/// and configs records store them.
+fn codec_config(info: &TrackInfo) -> (u8, &Bytes) {
+    match &info.codec {
+        CodecConfig::Avc(c) => (1u8, &c.record),
+        CodecConfig::Aac(c) => (2u8, &c.asc),
+        CodecConfig::Hevc(c) => (3u8, &c.record),
+    }
 }
 
 /// Appends a track record.
 pub fn encode_track(id: u32, info: &TrackInfo, out: &mut Vec<u8>) {
-    let (codec, config) = match &info.codec {
-        CodecConfig::Avc(c) => (1u8, &c.record),
-        CodecConfig::Aac(c) => (2u8, &c.asc),
-        CodecConfig::Hevc(c) => (3u8, &c.record),
-    };
+    let (codec, config) = codec_config(info);
     let start = begin(TAG_TRACK, out);
     out.extend_from_slice(&id.to_le_bytes());
     out.push(codec);
@@ -368,6 +384,43 @@ pub fn encode_summary(summary: &SummaryRecord, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Appends a configs record: the video, then the audio configuration of `configs`. Writes
+/// nothing (and returns false) when a slot holds a configuration of the other kind (it would
+/// read back in the other slot) or the record would be longer than any record may be.
+pub fn encode_configs(configs: &TrackConfigs, out: &mut Vec<u8>) -> bool {
+    let tracks = [
+        (configs.video.as_deref(), TrackKind::Video),
+        (configs.audio.as_deref(), TrackKind::Audio),
+    ];
+    if tracks
+        .iter()
+        .any(|(info, kind)| info.is_some_and(|i| i.kind() != *kind))
+    {
+        return false;
+    }
+    let rollback = out.len();
+    let start = begin(TAG_CONFIGS, out);
+    out.extend_from_slice(&configs.since.to_le_bytes());
+    out.push(tracks.iter().filter(|(info, _)| info.is_some()).count() as u8);
+    for info in tracks.into_iter().filter_map(|(info, _)| info) {
+        let (codec, config) = codec_config(info);
+        let Ok(len) = u32::try_from(config.len()) else {
+            out.truncate(rollback);
+            return false;
+        };
+        out.push(codec);
+        out.extend_from_slice(&info.timescale.get().to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(config);
+    }
+    if out.len() - start - HEADER > MAX_BODY {
+        out.truncate(rollback);
+        return false;
+    }
+    finish(start, out);
+    true
+}
+
 fn begin(tag: u8, out: &mut Vec<u8>) -> usize {
     let start = out.len();
     out.push(tag);
@@ -405,6 +458,7 @@ pub fn decode(buf: &[u8]) -> Result<(Record, usize), RecordError> {
         TAG_TRACK => Record::Track(decode_track(&mut r)?),
         TAG_SEGMENT => Record::Segment(decode_segment(&mut r)?),
         TAG_SUMMARY => Record::Summary(decode_summary(&mut r)?),
+        TAG_CONFIGS => Record::Configs(decode_configs(&mut r)?),
         _ => return Err(RecordError::Corrupt("unknown record tag")),
     };
     if !r.0.is_empty() {
@@ -416,8 +470,47 @@ pub fn decode(buf: &[u8]) -> Result<(Record, usize), RecordError> {
 fn decode_track(r: &mut Reader<'_>) -> Result<TrackRecord, RecordError> {
     let id = r.u32()?;
     let codec = r.u8()?;
-    let timescale = Timescale::new(r.u32()?).ok_or(RecordError::Corrupt("zero timescale"))?;
-    let config = Bytes::copy_from_slice(r.rest());
+    let timescale = r.u32()?;
+    let info = track_info(codec, timescale, r.rest())?;
+    Ok(TrackRecord {
+        id,
+        info: Arc::new(info),
+    })
+}
+
+fn decode_configs(r: &mut Reader<'_>) -> Result<TrackConfigs, RecordError> {
+    let since = r.i64()?;
+    let count = r.u8()?;
+    if count > 2 {
+        return Err(RecordError::Corrupt("more than two tracks"));
+    }
+    let mut configs = TrackConfigs {
+        since,
+        video: None,
+        audio: None,
+    };
+    for _ in 0..count {
+        let codec = r.u8()?;
+        let timescale = r.u32()?;
+        let len = r.u32()? as usize;
+        let info = track_info(codec, timescale, r.bytes(len)?)?;
+        let slot = match info.kind() {
+            TrackKind::Video => &mut configs.video,
+            TrackKind::Audio => &mut configs.audio,
+        };
+        if slot.is_some() {
+            return Err(RecordError::Corrupt("two configurations of one kind"));
+        }
+        *slot = Some(Arc::new(info));
+    }
+    Ok(configs)
+}
+
+/// The track configuration stored as `codec` (1 AVC, 2 AAC, 3 HEVC), `timescale` and the
+/// codec's configuration record `config`, shared by track and configs records.
+fn track_info(codec: u8, timescale: u32, config: &[u8]) -> Result<TrackInfo, RecordError> {
+    let timescale = Timescale::new(timescale).ok_or(RecordError::Corrupt("zero timescale"))?;
+    let config = Bytes::copy_from_slice(config);
     let codec = match codec {
         1 => CodecConfig::Avc(
             AvcConfig::parse(config).map_err(|_| RecordError::Corrupt("bad avcC in track"))?,
@@ -430,10 +523,7 @@ fn decode_track(r: &mut Reader<'_>) -> Result<TrackRecord, RecordError> {
         ),
         _ => return Err(RecordError::Corrupt("unknown codec")),
     };
-    Ok(TrackRecord {
-        id,
-        info: Arc::new(TrackInfo { codec, timescale }),
-    })
+    Ok(TrackInfo { codec, timescale })
 }
 
 fn decode_segment(r: &mut Reader<'_>) -> Result<SegmentRecord, RecordError> {
@@ -583,6 +673,14 @@ impl<'a> Reader<'a> {
     }
     fn i64(&mut self) -> Result<i64, RecordError> {
         Ok(i64::from_le_bytes(self.take()?))
+    }
+    fn bytes(&mut self, len: usize) -> Result<&'a [u8], RecordError> {
+        if len > self.0.len() {
+            return Err(RecordError::Corrupt("record body too short"));
+        }
+        let (head, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Ok(head)
     }
     fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.0)
@@ -988,6 +1086,123 @@ mod tests {
             other.extend_from_slice(&crc.to_le_bytes());
             assert!(matches!(decode(&other), Err(RecordError::Corrupt(_))));
         }
+    }
+
+    /// The `hvcC` ffmpeg writes for a 320x240 x265 stream (Main profile).
+    fn hevc() -> TrackInfo {
+        const HVCC: &str = "0101600000009000000000003cf000fcfdf8f800000f03a00001001840010c01ffff01600000030090000003000003003c959009a10001002a42010101600000030090000003000003003ca00a080f16595924932bc05a020000030002000003003210a2000100074401c172b46240";
+        let bytes: Vec<u8> = (0..HVCC.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&HVCC[i..i + 2], 16).expect("hex"))
+            .collect();
+        TrackInfo::hevc(HevcConfig::parse(Bytes::from(bytes)).expect("hvcC"))
+    }
+
+    fn configs(video: Option<TrackInfo>, audio: Option<TrackInfo>) -> TrackConfigs {
+        TrackConfigs {
+            since: -1_234_567_890_123,
+            video: video.map(Arc::new),
+            audio: audio.map(Arc::new),
+        }
+    }
+
+    /// A record of `tag` around `body`, with its checksum right.
+    fn framed(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(body);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn configs_round_trip() {
+        for c in [
+            configs(Some(avc()), Some(aac())),
+            configs(Some(hevc()), None),
+            configs(None, Some(aac())),
+            configs(None, None),
+        ] {
+            let mut buf = Vec::new();
+            assert!(encode_configs(&c, &mut buf));
+            let tracks = usize::from(c.video.is_some()) + usize::from(c.audio.is_some());
+            let configs_bytes: usize = [&c.video, &c.audio]
+                .into_iter()
+                .flatten()
+                .map(|t| codec_config(t).1.len())
+                .sum();
+            assert_eq!(
+                buf.len(),
+                HEADER + 8 + 1 + tracks * (1 + 4 + 4) + configs_bytes + TRAILER
+            );
+            assert_eq!(decode(&buf), Ok((Record::Configs(c.clone()), buf.len())));
+            // Torn anywhere: never a record.
+            for cut in 0..buf.len() {
+                assert_eq!(
+                    decode(&buf[..cut]),
+                    Err(RecordError::Incomplete),
+                    "cut {cut}"
+                );
+            }
+            let mut flipped = buf.clone();
+            flipped[HEADER + 3] ^= 0x10;
+            assert_eq!(
+                decode(&flipped),
+                Err(RecordError::Corrupt("checksum mismatch"))
+            );
+        }
+        // Each kind in its own slot only.
+        let mut swapped = configs(None, None);
+        swapped.video = Some(Arc::new(aac()));
+        let mut buf = Vec::new();
+        assert!(!encode_configs(&swapped, &mut buf));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn corrupt_configs_are_rejected() {
+        let mut whole = Vec::new();
+        assert!(encode_configs(
+            &configs(Some(avc()), Some(aac())),
+            &mut whole
+        ));
+        let body = &whole[HEADER..whole.len() - TRAILER];
+        let video_len = codec_config(&avc()).1.len();
+        // `since`, count, then the video track: codec, timescale, length, avcC.
+        let count_at = 8;
+        let video_at = count_at + 1;
+        let audio_at = video_at + 9 + video_len;
+        let with = |at: usize, bytes: &[u8]| {
+            let mut b = body.to_vec();
+            b[at..at + bytes.len()].copy_from_slice(bytes);
+            framed(TAG_CONFIGS, &b)
+        };
+        let two_videos = {
+            let mut b = body[..audio_at].to_vec();
+            b[count_at] = 2;
+            b.extend_from_slice(&body[video_at..audio_at]);
+            framed(TAG_CONFIGS, &b)
+        };
+        let cases: [(Vec<u8>, &str); 8] = [
+            (with(count_at, &[3]), "more than two tracks"),
+            (with(count_at, &[1]), "trailing bytes in record"),
+            (two_videos, "two configurations of one kind"),
+            (with(video_at, &[9]), "unknown codec"),
+            (with(video_at + 1, &[0; 4]), "zero timescale"),
+            (with(video_at + 5, &[0xff; 4]), "record body too short"),
+            (with(video_at + 9, &[0; 4]), "bad avcC in track"),
+            (with(audio_at + 5, &[0, 0, 0, 0]), "bad ASC in track"),
+        ];
+        for (bytes, why) in cases {
+            assert_eq!(decode(&bytes), Err(RecordError::Corrupt(why)), "{why}");
+        }
+        // One byte more than the tracks: trailing bytes.
+        let longer = framed(TAG_CONFIGS, &[body, &[0]].concat());
+        assert_eq!(
+            decode(&longer),
+            Err(RecordError::Corrupt("trailing bytes in record"))
+        );
     }
 
     #[test]
