@@ -2,7 +2,9 @@
 //! live two-rendition channel, fed by two real ffmpeg pushes, for 20 s in each of HLS-TS,
 //! HLS-fMP4, DASH and Smooth Streaming, and in each is forced from one rendition to the other
 //! 8 s in (adaptation off, buffer flushed): the player must fetch and show the other rendition
-//! (its picture size differs) and keep playing.
+//! (its picture size differs) and keep playing. The same players then play a finished
+//! catch-up view (`?start=&end=`) of each format, read mostly from the store, with the same
+//! forced switch.
 //!
 //! Needs `chromium` (Debian package, /usr/bin/chromium), `node`, `ffmpeg` and the players
 //! installed by `npm ci --prefix tests/players`; skipped without them unless `CI` is set.
@@ -14,7 +16,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::multi::{channel, start_pushes, HIGH, HIGH_SIZE, LOW, LOW_SIZE};
+use common::multi::{channel, start_pushes, HIGH, HIGH_SIZE, LOW, LOW_FIXTURE, LOW_SIZE};
 use common::TestServer;
 use serde_json::Value;
 use tokio::process::Command;
@@ -38,20 +40,38 @@ const FORMATS: [(&str, &str, &str); 4] = [
     ("mss", "dash.js+mss", "/live/multi/Manifest"),
 ];
 
-/// Runs the Node driver over every format; returns its JSON lines and its stderr.
-async fn run_driver(server: &TestServer) -> (Vec<Value>, String) {
+/// How a run of the driver plays each format.
+#[derive(Clone, Copy)]
+struct Run {
+    /// Wall time each format plays after its first `playing` event.
+    play_s: f64,
+    /// How far the playhead must move in that time.
+    min_advance_s: f64,
+    /// When, after the first `playing`, the driver forces the other rendition.
+    switch_at_s: f64,
+}
+
+const LIVE: Run = Run {
+    play_s: PLAY_SECONDS,
+    min_advance_s: MIN_ADVANCE_SECONDS,
+    switch_at_s: SWITCH_AT_SECONDS,
+};
+
+/// Runs the Node driver over every format, each at its package path plus `query`; returns its
+/// JSON lines and its stderr.
+async fn run_driver(server: &TestServer, run: Run, query: &str) -> (Vec<Value>, String) {
     let dir = common::players_dir();
     // The driver's own watchdog is longer; `timeout` kills its whole process group, Chromium
     // included, if even that hangs.
-    let limit = FORMATS.len() as f64 * (PLAY_SECONDS + STARTUP_SECONDS + 10.0) + 30.0;
+    let limit = FORMATS.len() as f64 * (run.play_s + STARTUP_SECONDS + 10.0) + 30.0;
     let mut cmd = Command::new("timeout");
     cmd.args(["-k", "5", &format!("{limit:.0}"), "node"])
         .arg(dir.join("driver.mjs"))
-        .args(["--seconds", &PLAY_SECONDS.to_string()])
+        .args(["--seconds", &run.play_s.to_string()])
         .args(["--startup-timeout", &STARTUP_SECONDS.to_string()])
-        .args(["--switch-at", &SWITCH_AT_SECONDS.to_string()]);
+        .args(["--switch-at", &run.switch_at_s.to_string()]);
     for (name, player, path) in FORMATS {
-        cmd.arg(format!("{name}={player}={}", server.url(path)));
+        cmd.arg(format!("{name}={player}={}{query}", server.url(path)));
     }
     let out = tokio::time::timeout(
         Duration::from_secs_f64(limit + 20.0),
@@ -83,7 +103,7 @@ fn num(r: &Value, key: &str) -> f64 {
 }
 
 /// What is wrong with one format's run, if anything.
-fn problems(r: &Value) -> Vec<String> {
+fn problems(r: &Value, run: Run) -> Vec<String> {
     let mut p = Vec::new();
     if let Some(e) = r["driver_error"].as_str() {
         p.push(format!("driver error: {e}"));
@@ -95,10 +115,11 @@ fn problems(r: &Value) -> Vec<String> {
         p.push(format!("no `playing` event within {STARTUP_SECONDS} s"));
     }
     let advanced = num(r, "advanced_s");
-    if advanced.is_nan() || advanced < MIN_ADVANCE_SECONDS {
+    if advanced.is_nan() || advanced < run.min_advance_s {
         p.push(format!(
-            "currentTime advanced {advanced:.2} s in {:.2} s of wall time (at least {MIN_ADVANCE_SECONDS} s expected)",
-            num(r, "wall_s")
+            "currentTime advanced {advanced:.2} s in {:.2} s of wall time (at least {} s expected)",
+            num(r, "wall_s"),
+            run.min_advance_s
         ));
     }
     let stall = num(r, "stall_max_s");
@@ -214,13 +235,64 @@ async fn hls_js_and_dash_js_play_every_format_live() {
     }
     let server = TestServer::start(&[channel()]).await;
     let mut pushes = start_pushes(&server, -1).await;
-    let (results, stderr) = run_driver(&server).await;
+    let (results, stderr) = run_driver(&server, LIVE, "").await;
     for push in &mut pushes {
         let _ = push.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(10), push.wait()).await;
     }
     server.stop().await;
+    check_results(&results, &stderr, LIVE);
+}
 
+/// The same players on a finished catch-up view (`?start=&end=`) of 24 s of a channel whose
+/// live window (6 s packages) has moved past most of it: HLS VOD, a static MPD and a non-live
+/// Smooth manifest, served from the store's catch-up index. Each plays 12 s and is forced to
+/// the other rendition 5 s in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_and_dash_js_play_every_format_catch_up() {
+    if !common::players_installed(&["hls.js", "dashjs", "playwright-core"]) {
+        return;
+    }
+    let recorded = channel()
+        .replace(
+            r#""rollingbuffer_duration": 0"#,
+            r#""rollingbuffer_duration": 3600"#,
+        )
+        .replace(
+            r#""playlist_window_seconds": 30"#,
+            r#""playlist_window_seconds": 6"#,
+        );
+    let server = TestServer::start(&[recorded]).await;
+    let began = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // 30 s of both renditions, then the publishers leave.
+    let mut pushes = Vec::new();
+    for (bitrate, fixture) in [(HIGH, common::FIXTURE), (LOW, LOW_FIXTURE)] {
+        let url = format!("rtmp://{}/live/multi_{bitrate}", server.rtmp);
+        pushes.push(common::push_fixture(&url, fixture, 2));
+    }
+    for push in &mut pushes {
+        let status = tokio::time::timeout(Duration::from_secs(60), push.wait())
+            .await
+            .expect("the push ends")
+            .unwrap();
+        assert!(status.success(), "ffmpeg push failed");
+    }
+    let (from, to) = (began + 3, began + 27);
+    let run = Run {
+        play_s: 12.0,
+        min_advance_s: 9.0,
+        switch_at_s: 5.0,
+    };
+    let (results, stderr) = run_driver(&server, run, &format!("?start={from}&end={to}")).await;
+    server.stop().await;
+    check_results(&results, &stderr, run);
+}
+
+/// Checks one result per format, each without [`problems`]; prints what each player did.
+fn check_results(results: &[Value], stderr: &str, run: Run) {
     let names: Vec<&str> = results
         .iter()
         .map(|r| r["format"].as_str().unwrap_or("?"))
@@ -246,7 +318,7 @@ async fn hls_js_and_dash_js_play_every_format_live() {
     }
 
     let mut failures = Vec::new();
-    for r in &results {
+    for r in results {
         println!(
             "{:9} {:12} startup {:.2} s, advanced {:.2} s in {:.2} s, stalls {} ({:.2} s, max {:.2} s), \
              frozen max {:.2} s, frames {} (dropped {}), {}x{}, latency {}, non-fatal errors {}, \
@@ -272,7 +344,7 @@ async fn hls_js_and_dash_js_play_every_format_live() {
             r["switch_request"]["to"]["width"],
             num(&r["switch_request"], "at_s"),
         );
-        let p = problems(r);
+        let p = problems(r, run);
         if !p.is_empty() {
             failures.push(format!(
                 "{} ({}): {}\n  evidence: {r}",

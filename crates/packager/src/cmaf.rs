@@ -85,6 +85,7 @@ pub fn fragment_with(
         reason: "negative decode time".into(),
     })?;
     let options = FragmentOptions {
+        tfdt: true,
         styp: true,
         extra_traf_boxes,
     };

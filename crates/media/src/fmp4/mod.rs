@@ -87,16 +87,31 @@ impl FragmentSample {
     }
 }
 
-/// How [`write_fragment_with`] frames a fragment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How [`write_fragment_with`] frames a fragment. The default is a CMAF fragment: `tfdt`, no
+/// `styp`, nothing more in `traf`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FragmentOptions<'a> {
     /// Start with a `styp` box; set it on the first fragment of each segment.
     pub styp: bool,
+    /// Write `tfdt` (version 1) with the first sample's decode time. CMAF requires it;
+    /// Smooth Streaming (MS-SSTR) fragments have none: their clients take the time from the
+    /// manifest (or `tfxd`).
+    pub tfdt: bool,
     /// Complete boxes (header included), appended inside `traf` after the `trun`.
     ///
     /// Each must be a well-formed box with a 32-bit or 64-bit size (not size 0); their
     /// content is not checked.
     pub extra_traf_boxes: &'a [u8],
+}
+
+impl Default for FragmentOptions<'_> {
+    fn default() -> Self {
+        FragmentOptions {
+            styp: false,
+            tfdt: true,
+            extra_traf_boxes: &[],
+        }
+    }
 }
 
 /// Writes a CMAF header for one track: `ftyp` and a `moov` whose only `trak` has `track_id`.
@@ -136,6 +151,7 @@ pub fn write_fragment(
     out: &mut Vec<u8>,
 ) -> Result<(), MediaError> {
     let options = FragmentOptions {
+        tfdt: true,
         styp: with_styp,
         extra_traf_boxes: &[],
     };
@@ -726,7 +742,7 @@ fn write_fragment_to(
                 default_base_is_moof: true,
                 ..Default::default()
             },
-            tfdt: Some(Tfdt {
+            tfdt: options.tfdt.then_some(Tfdt {
                 base_media_decode_time,
             }),
             trun: vec![Trun {

@@ -24,9 +24,13 @@
 //!   manifest's, prefers `tfdt`'s decode time over the manifest's when present. It too
 //!   builds `avcC` with 4-byte NAL lengths.
 //!
-//! So a fragment here has `tfdt` (version 1) equal to `tfxd`'s time and to the manifest's
+//! So a fragment here has no `tfdt` (MS-SSTR defines none), `tfxd` equal to the manifest's
 //! `t`, every `trun` time on the 100 ns clock, `tfxd` and `tfrf` version 1 (`tfrf` always,
-//! with zero entries when nothing follows yet) and 4-byte NAL length prefixes.
+//! with zero entries when nothing follows yet) and 4-byte NAL length prefixes. Without
+//! `tfdt`, dash.js times a fragment by the manifest, which matters for a finished
+//! (`IsLive="FALSE"`) presentation: dash.js moves its timeline to start at zero, and a
+//! `tfdt` kept as the absolute time put the media 7 years past the playhead (catch-up never
+//! started playing). qtdemux then takes the manifest's time too.
 
 use std::borrow::Cow;
 
@@ -59,7 +63,7 @@ fn invalid(reason: impl Into<String>) -> MediaError {
 }
 
 /// Writes the Smooth fragment of `segment`'s track of `kind`: `moof` (`mfhd`; `traf` with
-/// `tfhd`, `tfdt` v1, `trun`, then the `tfxd` and `tfrf` UUID boxes) and `mdat`, no `styp`.
+/// `tfhd`, `trun`, then the `tfxd` and `tfrf` UUID boxes) and `mdat`, no `styp`.
 ///
 /// `following` are the segments after `segment` in the same rendition that are already
 /// available (stopping at the manifest's live edge, see [`super::available_segments`]): the
@@ -112,6 +116,7 @@ pub fn write_fragment(
     write_tfxd(span, &mut boxes);
     write_tfrf(&lookahead(following, kind), &mut boxes);
     let options = FragmentOptions {
+        tfdt: false,
         styp: false,
         extra_traf_boxes: &boxes,
     };

@@ -483,6 +483,7 @@ fn extra_boxes_go_inside_traf_and_data_offset_counts_them() {
         &payloads,
         90_000,
         &FragmentOptions {
+            tfdt: true,
             styp: false,
             extra_traf_boxes: &extra,
         },
@@ -532,6 +533,7 @@ fn fragment_errors_leave_out_untouched() {
 
     let ok = FragmentOptions::default();
     let extra = |bytes: &'static [u8]| FragmentOptions {
+        tfdt: true,
         styp: true,
         extra_traf_boxes: bytes,
     };
