@@ -280,7 +280,7 @@ async fn hls_js_and_dash_js_play_every_format_catch_up() {
             .unwrap();
         assert!(status.success(), "ffmpeg push failed");
     }
-    let (from, to) = (began + 3, began + 27);
+    let (from, to) = (began + 4, began + 28);
     let run = Run {
         play_s: 12.0,
         min_advance_s: 9.0,
