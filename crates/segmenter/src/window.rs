@@ -7,6 +7,7 @@ use media::TrackInfo;
 
 use crate::group::Grouping;
 use crate::segment::{Segment, TrackSamples};
+use crate::store::same_config;
 
 /// How much a [`LiveWindow`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,9 +281,7 @@ fn track_changed(last: &mut Option<Arc<TrackInfo>>, samples: Option<&TrackSample
     let Some(track) = samples.map(|t| &t.track) else {
         return false;
     };
-    let changed = last
-        .as_ref()
-        .is_some_and(|l| !Arc::ptr_eq(l, track) && **l != **track);
+    let changed = last.is_some() && !same_config(last.as_ref(), Some(track));
     *last = Some(track.clone());
     changed
 }

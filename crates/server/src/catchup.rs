@@ -22,6 +22,7 @@ use media::{TrackInfo, TrackKind};
 use model::request_args::{self, TimeRequest};
 use packager::{dash, mss, Presentation, RenditionView, Variant};
 use segmenter::group::{bucket_end, group_segments};
+use segmenter::store::same_config;
 use segmenter::Segment;
 
 use crate::channel::{ChannelRuntime, Package, RenditionSlot};
@@ -392,8 +393,8 @@ fn rendition_view(
     };
     let newest = segments.last()?;
     let same_config = live_tracks.is_some_and(|(video, audio)| {
-        same_track(video.as_ref(), track_of(newest, TrackKind::Video).as_ref())
-            && same_track(audio.as_ref(), track_of(newest, TrackKind::Audio).as_ref())
+        same_config(video.as_ref(), track_of(newest, TrackKind::Video).as_ref())
+            && same_config(audio.as_ref(), track_of(newest, TrackKind::Audio).as_ref())
     });
     let variant = match live {
         Some(live) if same_config => live,
@@ -433,22 +434,13 @@ fn track_of(segment: &Segment, kind: TrackKind) -> Option<Arc<TrackInfo>> {
     packager::cmaf::track_samples(segment, kind).map(|t| t.track.clone())
 }
 
-/// Whether two optional configurations are the same (by value).
-fn same_track(a: Option<&Arc<TrackInfo>>, b: Option<&Arc<TrackInfo>>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
-        (None, None) => true,
-        _ => false,
-    }
-}
-
 /// Where the track configuration changes among `segments`, with the window's changes that fall
 /// inside them: DASH Periods start there.
 fn config_changes_of(segments: &[Arc<Segment>], window: Vec<i64>) -> Vec<i64> {
     let mut changes = Vec::new();
     for pair in segments.windows(2) {
         let [a, b] = pair else { continue };
-        let differs = |x: Option<&segmenter::TrackSamples>, y: Option<&segmenter::TrackSamples>| matches!((x, y), (Some(x), Some(y)) if !Arc::ptr_eq(&x.track, &y.track) && x.track != y.track);
+        let differs = |x: Option<&segmenter::TrackSamples>, y: Option<&segmenter::TrackSamples>| matches!((x, y), (Some(x), Some(y)) if !same_config(Some(&x.track), Some(&y.track)));
         if differs(a.video.as_ref(), b.video.as_ref())
             || differs(a.audio.as_ref(), b.audio.as_ref())
         {

@@ -47,7 +47,7 @@ use media::TrackInfo;
 
 use super::archive::Archive;
 use super::record::{self, Record};
-use super::TrackConfigs;
+use super::{same_config, TrackConfigs};
 use crate::segment::{Segment, TrackSamples};
 
 /// Name of the configuration log in a rendition directory.
@@ -211,7 +211,8 @@ impl ConfigLog {
     ) -> io::Result<()> {
         let video = carried(&self.video, segment.video.as_ref());
         let audio = carried(&self.audio, segment.audio.as_ref());
-        let changed = !same(&video, &self.video) || !same(&audio, &self.audio);
+        let changed = !same_config(video.as_ref(), self.video.as_ref())
+            || !same_config(audio.as_ref(), self.audio.as_ref());
         if changed {
             let entry = archive.update_configs(|entries| {
                 let entry = TrackConfigs {
@@ -345,17 +346,9 @@ fn carried(
     samples.map(|t| t.track.clone()).or_else(|| last.clone())
 }
 
-/// Whether two configurations are equal (the same allocation, or equal values).
-fn same(a: &Option<Arc<TrackInfo>>, b: &Option<Arc<TrackInfo>>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == **b,
-        (None, None) => true,
-        _ => false,
-    }
-}
-
 fn same_configs(a: &TrackConfigs, b: &TrackConfigs) -> bool {
-    same(&a.video, &b.video) && same(&a.audio, &b.audio)
+    same_config(a.video.as_ref(), b.video.as_ref())
+        && same_config(a.audio.as_ref(), b.audio.as_ref())
 }
 
 /// `info`, or an equal configuration of the newest entries of `entries` (a publisher switching

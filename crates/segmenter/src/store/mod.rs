@@ -218,6 +218,17 @@ pub trait CatchupIndex: Debug + Send + Sync {
     }
 }
 
+/// Whether two optional track configurations are the same: the same allocation, or equal
+/// values (a reconnecting publisher's unchanged settings are a new allocation). Every
+/// comparison of configurations (window changes, the store's history, catch-up views) uses it.
+pub fn same_config(a: Option<&Arc<TrackInfo>>, b: Option<&Arc<TrackInfo>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == **b,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// The video and audio configurations of a rendition from channel time `since` (90 kHz) until
 /// the next change. A kind absent from the segment that changed keeps its previous
 /// configuration (as [`crate::LiveWindow::config_changes`] counts changes).
